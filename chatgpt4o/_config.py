@@ -1,0 +1,173 @@
+"""Client settings: defaults, environment variables, and their validation.
+
+Order of precedence: a keyword given to :class:`~chatgpt4o.Client`, then the
+environment variable below, then the default. This module is the only place
+that reads the environment.
+
+=========================  ===========================  =======================
+setting                    environment variable         default
+=========================  ===========================  =======================
+``base_url``               ``CHATGPT4O_BASE_URL``       https://chatgpt4o.one
+``timeout``                ``CHATGPT4O_TIMEOUT``        120 seconds
+``proxy``                  ``CHATGPT4O_PROXY``          none
+``max_retries``            ``CHATGPT4O_MAX_RETRIES``    2
+=========================  ===========================  =======================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from .exceptions import InvalidConfigError, MessageTypeError
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "ENV_VARS", "Settings", "resolve_settings"]
+
+DEFAULT_BASE_URL = "https://chatgpt4o.one"
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_CONCURRENCY = 64
+#: Connect timeout of one attempt; the rest of the budget is for the answer.
+CONNECT_TIMEOUT = 10.0
+#: Size caps: a chat page and a reply are far smaller than these.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+#: Reuse page tokens for at most this long: WordPress nonces live 12–24 h.
+TOKEN_MAX_AGE = 12 * 3600.0
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+ENV_VARS = ("CHATGPT4O_BASE_URL", "CHATGPT4O_TIMEOUT", "CHATGPT4O_PROXY", "CHATGPT4O_MAX_RETRIES")
+
+_HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._\-]+)$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated client configuration (no secrets are shown by its repr)."""
+
+    base_url: str
+    page_url: str
+    timeout: float
+    proxy: str | None
+    max_retries: int
+    max_concurrency: int
+
+
+def _clean_url(value: object, what: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    if not isinstance(value, str):
+        raise MessageTypeError(f"{what} must be a str, not {type(value).__name__}")
+    value = value.strip()
+    if not value:
+        raise InvalidConfigError(f"{what} is empty")
+    if any(ch in value for ch in "\x00\r\n\t "):
+        raise InvalidConfigError(f"{what} contains whitespace or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidConfigError(f"{what} is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in schemes:
+        raise InvalidConfigError(
+            f"{what} must use {' or '.join(schemes)}, not {parts.scheme or 'no scheme'!r} "
+            "(e.g. 'https://chatgpt4o.one')"
+        )
+    host = parts.hostname or ""
+    if not host or not _HOST_RE.match(host if ":" not in host else f"[{host}]"):
+        raise InvalidConfigError(f"{what} has no valid host name")
+    if port == 0:
+        raise InvalidConfigError(f"{what} has port 0")
+    return value
+
+
+def redact_url(url: str) -> str:
+    """Hide the user name and password of a URL (for reprs and messages)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = "***:***@" + (parts.hostname or "")
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MessageTypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
+    number = float(value)
+    if math.isnan(number) or number <= 0 or math.isinf(number):
+        raise InvalidConfigError(f"{what} must be a positive, finite number of seconds, not {value!r}")
+    return number
+
+
+def check_timeout(value: object, what: str = "timeout") -> float:
+    """Validate a timeout in seconds (positive and finite)."""
+    return _number(value, what)
+
+
+def _count(value: object, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MessageTypeError(f"{what} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise InvalidConfigError(f"{what} must be at least {minimum}, not {value}")
+    return value
+
+
+def _env_number(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidConfigError(f"environment variable {name}={raw!r} is not a number") from None
+
+
+def resolve_settings(
+    base_url: str | None,
+    timeout: float | None,
+    proxy: str | None,
+    max_retries: int | None,
+    max_concurrency: int,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge keywords, environment and defaults; validate everything before any I/O."""
+    env = os.environ if env is None else env
+    if base_url is None:
+        base_url = env.get("CHATGPT4O_BASE_URL") or DEFAULT_BASE_URL
+    page_url = _clean_url(base_url, "base_url")
+    parts = urlsplit(page_url)
+    if parts.query or parts.fragment:
+        raise InvalidConfigError("base_url must not have a query or fragment")
+    # The chat page may live below the root (e.g. https://host/chat/).
+    path = parts.path if parts.path.endswith("/") else parts.path + "/" if parts.path else "/"
+    page_url = urlunsplit((parts.scheme.lower(), parts.netloc, path, "", ""))
+    base = page_url.rstrip("/")
+
+    if timeout is None:
+        env_timeout = _env_number(env, "CHATGPT4O_TIMEOUT")
+        timeout = DEFAULT_TIMEOUT if env_timeout is None else env_timeout
+    timeout = _number(timeout, "timeout")
+
+    if proxy is None:
+        proxy = env.get("CHATGPT4O_PROXY") or None
+    if proxy is not None:
+        proxy = _clean_url(proxy, "proxy", ("http", "https", "socks4", "socks4a", "socks5", "socks5h"))
+
+    if max_retries is None:
+        env_retries = _env_number(env, "CHATGPT4O_MAX_RETRIES")
+        max_retries = DEFAULT_MAX_RETRIES if env_retries is None else int(env_retries)
+    max_retries = _count(max_retries, "max_retries", 0)
+    if max_retries > 20:
+        raise InvalidConfigError(f"max_retries must be at most 20, not {max_retries}")
+    max_concurrency = _count(max_concurrency, "max_concurrency", 1)
+    return Settings(base, page_url, timeout, proxy, max_retries, max_concurrency)

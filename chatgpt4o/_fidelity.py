@@ -1,0 +1,52 @@
+"""Keeping a prompt intact through the site's ``sanitize_text_field``.
+
+Up to plugin 1.8.95 the server runs WordPress's ``sanitize_text_field`` on
+the message before the model sees it (protocol.md §7). That function
+
+1. strips anything that looks like a tag (``<b>``, ``</div>``, ``<x``...);
+2. turns every run of spaces, tabs and newlines into one space, and trims;
+3. deletes every ``%`` followed by two hex digits (``100%ab`` → ``100``).
+
+:func:`encode_message` rewrites a message so that what the model receives
+is as close as possible to what the user wrote:
+
+* ``<`` followed by a tag-like character gets a space after it (``< b>``):
+  PHP's ``strip_tags`` leaves ``<`` followed by white space alone;
+* a newline becomes U+2028 LINE SEPARATOR, and each space after the first of
+  a run becomes U+00A0 NO-BREAK SPACE, so line breaks and indentation keep
+  a visible trace (the site's collapsing rule matches only ASCII white
+  space); a tab becomes four such spaces;
+* ``%`` before two hex digits gets U+2060 WORD JOINER after it, an invisible
+  character the percent rule does not match.
+
+What cannot survive: exact newlines and tabs (they arrive as U+2028 and
+spaces), and a lone ``<`` with no ``>`` after it, which WordPress itself
+turns into ``&lt;``. From plugin 1.8.96 on, messages arrive unchanged and
+the client sends them as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["encode_message"]
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_PERCENT = re.compile(r"%(?=[0-9A-Fa-f]{2})")
+_SPACE_RUN = re.compile(r" {2,}")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def encode_message(message: str) -> str:
+    """Rewrite ``message`` to pass ``sanitize_text_field`` as intact as possible."""
+    if "<" in message:
+        message = _TAG_START.sub("< ", message)
+    if "%" in message:
+        message = _PERCENT.sub("%\u2060", message)
+    if "\t" in message:
+        message = message.replace("\t", "    ")
+    if "\n" in message or "\r" in message:
+        message = _NEWLINE.sub("\u2028", message)
+    if "  " in message:
+        message = _SPACE_RUN.sub(lambda m: " " + "\u00a0" * (len(m.group(0)) - 1), message)
+    return message

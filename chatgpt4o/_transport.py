@@ -1,0 +1,140 @@
+"""Connection pooling and the overall deadline of an ask.
+
+requests' timeouts bound each socket operation, not a whole response: a
+server that sends one byte a second never trips a read timeout. So every
+request runs under a :class:`Deadline`: the connection it uses is recorded
+when urllib3 hands it out, and one watchdog thread per process shuts that
+socket down when the deadline passes, which ends any blocked read at once.
+Arming and disarming a deadline is a dict update, so the common case costs
+next to nothing.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
+
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+__all__ = ["Deadline", "PooledAdapter"]
+
+_local = threading.local()
+
+
+class Deadline:
+    """The moment an ask must end by; a context manager that arms the watchdog."""
+
+    __slots__ = ("_key", "at", "conn", "fired")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.conn: Any = None
+        self.fired = False
+        self._key = 0
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def __enter__(self) -> Self:
+        self.conn = None
+        self._key = _WATCHDOG.arm(self)
+        _local.deadline = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _local.deadline = None
+        _WATCHDOG.disarm(self._key)
+
+    def expire(self) -> None:
+        """Called by the watchdog: wake whatever read is blocked on our socket."""
+        self.fired = True
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Watchdog:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._entries: dict[int, Deadline] = {}
+        self._counter = 0
+        self._wake_at = float("inf")
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: Deadline) -> int:
+        with self._cond:
+            self._counter += 1
+            self._entries[self._counter] = deadline
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="chatgpt4o-deadline", daemon=True)
+                self._thread.start()
+            if deadline.at < self._wake_at:
+                self._cond.notify()
+            return self._counter
+
+    def disarm(self, key: int) -> None:
+        with self._cond:
+            self._entries.pop(key, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                due = [k for k, d in self._entries.items() if d.at <= now]
+                for key in due:
+                    self._entries.pop(key).expire()
+                self._wake_at = min((d.at for d in self._entries.values()), default=now + 60.0)
+                self._cond.wait(max(0.0, self._wake_at - now))
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _track(conn: Any) -> Any:
+    deadline = getattr(_local, "deadline", None)
+    if deadline is not None:
+        deadline.conn = conn
+    return conn
+
+
+class _HTTPPool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _track(super()._get_conn(timeout))
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _track(super()._get_conn(timeout))
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class PooledAdapter(HTTPAdapter):
+    """An HTTPAdapter whose pools report their connections to the deadline watchdog.
+
+    It never retries by itself (the client's policy does), and its pool holds
+    ``pool_maxsize`` kept-alive connections per host: size it to the
+    concurrency offered, since urllib3 discards connections beyond it.
+    """
+
+    def __init__(self, pool_maxsize: int) -> None:
+        super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager

@@ -1,0 +1,208 @@
+"""asyncio entry points: ``create_async`` and the ``Chatgpt4o`` provider facade.
+
+Both run the synchronous :class:`~chatgpt4o.Client` in its own worker pool
+(sized to its connection pool, so 64 concurrent calls do not queue behind
+the default executor's few threads) and never block the event loop. They
+work inside an already-running loop such as Jupyter's.
+
+Calls with the same site, proxy and cookies share one client, so a warm call
+is one request on a kept-alive connection and the page is read once per
+nonce lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Mapping
+from http.cookiejar import CookieJar
+from typing import (
+    Any,
+    ClassVar,
+)
+
+from .client import Client
+from .messages import Messages
+from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS, resolve_model
+
+__all__ = ["Chatgpt4o", "create_async", "create_async_stream"]
+
+CookiesArg = Mapping[str, str] | CookieJar | None
+# Slack on top of the ask's own deadline before asyncio gives up waiting.
+_GRACE = 5.0
+_CACHE_SIZE = 8
+# Keywords of other provider frameworks that have no meaning here.
+_IGNORED = frozenset({"stream", "temperature", "max_tokens", "top_p", "web_search", "images", "media", "api_key"})
+
+
+class Chatgpt4o:
+    """The provider facade: the documented class-level API, over :class:`Client`.
+
+    Point ``url`` at another wpaicg site (or the bundled emulator) to use it
+    there. ``_post_id`` and ``_nonce`` mirror the tokens of the last call.
+    The site picks its model server-side; ``model`` is checked against
+    ``models`` and ``model_aliases`` and otherwise has no effect.
+    """
+
+    url: ClassVar[str] = "https://chatgpt4o.one"
+    working: ClassVar[bool] = True
+    _post_id: ClassVar[str | None] = None
+    _nonce: ClassVar[str | None] = None
+    default_model: ClassVar[str] = DEFAULT_MODEL
+    models: ClassVar[list[str]] = list(MODELS)
+    model_aliases: ClassVar[dict[str, str]] = dict(MODEL_ALIASES)
+
+    _clients: ClassVar[OrderedDict[Hashable, Client]] = OrderedDict()
+    _clients_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def get_model(cls, model: str | None) -> str:
+        """Resolve ``model`` (aliases allowed; ``None`` → the default).
+
+        Raises:
+            UnknownModelError: the name is unknown; the message lists the known ones.
+        """
+        return resolve_model(model)
+
+    @classmethod
+    def _client_for(cls, base_url: str, proxy: str | None, cookies: CookiesArg, timeout: float) -> Client:
+        cookie_key: tuple[tuple[str, str], ...] = ()
+        if isinstance(cookies, Mapping):
+            cookie_key = tuple(sorted((str(k), str(v)) for k, v in cookies.items()))
+        elif isinstance(cookies, CookieJar):
+            cookie_key = tuple(sorted((c.name, c.value or "") for c in cookies))
+        key = (base_url, proxy, cookie_key)
+        with cls._clients_lock:
+            client = cls._clients.get(key)
+            if client is not None:
+                cls._clients.move_to_end(key)
+                return client
+        # Built outside the lock: the constructor validates (and may raise).
+        client = Client(base_url, proxy=proxy, cookies=cookies, timeout=timeout)
+        with cls._clients_lock:
+            existing = cls._clients.get(key)
+            if existing is not None:
+                client.close()
+                return existing
+            cls._clients[key] = client
+            while len(cls._clients) > _CACHE_SIZE:
+                _, old = cls._clients.popitem(last=False)
+                old.close()
+        return client
+
+    @classmethod
+    def close_clients(cls) -> None:
+        """Close the cached clients (their connections and worker pools)."""
+        with cls._clients_lock:
+            clients = list(cls._clients.values())
+            cls._clients.clear()
+        for client in clients:
+            client.close()
+
+    @classmethod
+    async def create_async(
+        cls,
+        model: str,
+        messages: Messages,
+        proxy: str | None = None,
+        timeout: float = 120,
+        cookies: CookiesArg = None,
+        **kwargs: Any,
+    ) -> str:
+        """Ask the site and return the whole answer.
+
+        Args:
+            model: a name from ``models`` or ``model_aliases`` (the site picks
+                its model itself).
+            messages: a string or a list of ``{"role", "content"}`` dicts.
+            proxy: a proxy URL.
+            timeout: seconds for the whole call, retries included.
+            cookies: cookies to send (e.g. a browser's ``cf_clearance``).
+            **kwargs: ``base_url`` overrides ``url`` for this call; other
+                providers' keywords (``stream``, ``temperature``...) are
+                accepted and ignored: this always returns the full text. Use
+                :func:`create_async_stream` for pieces.
+
+        Returns:
+            The answer text.
+
+        Raises:
+            RuntimeError: always a :class:`~chatgpt4o.Chatgpt4oError`
+                subclass: e.g. ``TokensNotFoundError`` when the page lacks
+                the post id or nonce, ``MalformedResponseError`` ("Unexpected
+                response structure: 'data' field missing").
+        """
+        client, prompt = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        answer = await asyncio.wait_for(client.ask_async(prompt, timeout=timeout), timeout + _GRACE)
+        cls._mirror(client)
+        return answer
+
+    @classmethod
+    def create_async_stream(
+        cls,
+        model: str,
+        messages: Messages,
+        proxy: str | None = None,
+        timeout: float = 120,
+        cookies: CookiesArg = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[str]:
+        """Like :meth:`create_async`, but an async iterator of answer pieces."""
+        client, prompt = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        return client.astream(prompt, timeout=timeout)
+
+    @classmethod
+    def _prepare(
+        cls, model: str | None, messages: Messages, proxy: str | None, timeout: float,
+        cookies: CookiesArg, kwargs: dict[str, Any],
+    ) -> tuple[Client, Messages]:
+        from ._config import check_timeout
+
+        resolve_model(model)
+        check_timeout(timeout)
+        base_url = kwargs.pop("base_url", None) or cls.url
+        unknown = set(kwargs) - _IGNORED
+        if unknown:
+            from .exceptions import MessageTypeError
+
+            raise MessageTypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+        from .messages import format_prompt
+
+        prompt = format_prompt(messages)  # checked here, before any I/O
+        return cls._client_for(base_url, proxy, cookies, timeout), prompt
+
+    @classmethod
+    def _mirror(cls, client: Client) -> None:
+        tokens = client._tokens
+        if tokens is not None:
+            cls._post_id, cls._nonce = tokens.post_id, tokens.nonce
+
+
+async def create_async(
+    model: str,
+    messages: Messages,
+    proxy: str | None = None,
+    timeout: float = 120,
+    cookies: CookiesArg = None,
+    **kwargs: Any,
+) -> str:
+    """Ask chatgpt4o.one (or ``base_url=``) from asyncio; see :meth:`Chatgpt4o.create_async`.
+
+    Example::
+
+        answer = await create_async("gpt-4o-mini", [{"role": "user", "content": "Hi"}])
+    """
+    return await Chatgpt4o.create_async(model, messages, proxy, timeout, cookies, **kwargs)
+
+
+def create_async_stream(
+    model: str,
+    messages: Messages,
+    proxy: str | None = None,
+    timeout: float = 120,
+    cookies: CookiesArg = None,
+    **kwargs: Any,
+) -> AsyncIterator[str]:
+    """The answer as an async iterator of pieces; see :meth:`Chatgpt4o.create_async_stream`."""
+    return Chatgpt4o.create_async_stream(model, messages, proxy, timeout, cookies, **kwargs)
