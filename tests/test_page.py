@@ -156,7 +156,7 @@ def test_plugin_era(version: str | None, era: str) -> None:
 
 
 def test_version_decides_sanitizing() -> None:
-    base = dict(nonce="n", post_id="1", url="u", ajax_url="a")
+    base = {"nonce": "n", "post_id": "1", "url": "u", "ajax_url": "a"}
     assert ChatTokens(**base, plugin_version="1.8.95").sanitizes_messages
     assert not ChatTokens(**base, plugin_version="1.8.96").sanitizes_messages
     assert ChatTokens(**base, plugin_version=None).sanitizes_messages

@@ -1,0 +1,440 @@
+"""The emulated site's HTML: the chat page (modelled on a real 1.8.96 front page) and a 404 page.
+
+The markup follows ``fixtures/wpaicg-1.8.96/homepage.html`` (Twenty Twenty-One theme, WordPress
+6.1): the plugin's inline chat CSS in the head, ``wpaicg-chat-shortcode`` with every ``data-``
+attribute the plugin prints (including the ones written with spaces around ``=``), the hidden
+``#wpaicg-img-nonce`` input and the ``wpaicg-init-js-extra`` script with ``wpaicgParams``.
+
+Rendering is split in two so that page GETs are cheap: :func:`build_page_template` produces the
+page once per scenario with placeholders, and :meth:`PageTemplate.render` only joins the nonces in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+from .scenarios import EmulatorConfig, asset_version
+from .wordpress import esc_html, php_json_encode
+
+__all__ = ["PageTemplate", "build_page_template", "not_found_page"]
+
+_NONCE = "\x00NONCE\x00"
+_IMG_NONCE = "\x00IMGNONCE\x00"
+_PLUGIN = "/wp-content/plugins/gpt3-ai-content-generator"
+
+SITE_NAME = "AI Chat"
+
+_WORDS = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "chat", "assistant", "question", "answer", "prompt", "model", "context", "reply", "wordpress", "plugin", "content", "generator", "article", "guide", "tutorial", "update", "release", "notes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PageTemplate:
+    """A pre-rendered page: UTF-8 byte pieces between which the nonces are joined."""
+
+    pieces: tuple[bytes, ...]
+    slots: tuple[str, ...]
+
+    def render(self, nonce: str, img_nonce: str) -> bytes:
+        """The page with ``nonce`` (``wpaicg-chatbox``) and ``img_nonce`` filled in."""
+        values = {_NONCE: nonce.encode("ascii"), _IMG_NONCE: img_nonce.encode("ascii")}
+        out: list[bytes] = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:]):
+            out.append(values[slot])
+            out.append(piece)
+        return b"".join(out)
+
+
+def _split(html: str) -> PageTemplate:
+    pieces: list[bytes] = []
+    slots: list[str] = []
+    rest = html
+    while True:
+        positions = [(rest.find(slot), slot) for slot in (_NONCE, _IMG_NONCE) if slot in rest]
+        if not positions:
+            pieces.append(rest.encode("utf-8"))
+            break
+        index, slot = min(positions)
+        pieces.append(rest[:index].encode("utf-8"))
+        slots.append(slot)
+        rest = rest[index + len(slot) :]
+    return PageTemplate(tuple(pieces), tuple(slots))
+
+
+def _other_nonce(config: EmulatorConfig, action: str) -> str:
+    # other plugins' nonces: stable per scenario, never equal to the chat nonce
+    return hashlib.md5(f"{config.nonce_secret}|{action}".encode()).hexdigest()[-12:-2]
+
+
+def _filler_words(seed: int, count: int) -> str:
+    words = [_WORDS[(seed * 7 + i * 13 + (i * i) % 11) % len(_WORDS)] for i in range(count)]
+    return " ".join(words)
+
+
+def _filler_posts(budget: int, base: str) -> str:
+    """Blog-like markup (article cards) of about ``budget`` characters."""
+    out: list[str] = []
+    size = 0
+    n = 0
+    while size < budget:
+        n += 1
+        body = _filler_words(n, 60)
+        card = (
+            f'<article id="post-{100 + n}" class="post-{100 + n} post type-post status-publish '
+            f'format-standard hentry category-news entry">\n'
+            f'<header class="entry-header"><h2 class="entry-title default-max-width">'
+            f'<a href="{base}/{_filler_words(n, 3).replace(" ", "-")}-{n}/">'
+            f"{esc_html(_filler_words(n + 3, 5).title())}</a></h2></header>\n"
+            f'<div class="entry-content"><p>{body}.</p></div>\n'
+            f'<footer class="entry-footer default-max-width"><div class="posted-by">'
+            f'<span class="posted-on">Published <time class="entry-date published" '
+            f'datetime="2024-0{1 + n % 9}-1{n % 10}T10:00:00+00:00">2024</time></span></div>'
+            f"</footer>\n</article>\n"
+        )
+        out.append(card)
+        size += len(card)
+    return "".join(out)
+
+
+def _filler_css(budget: int) -> str:
+    out: list[str] = []
+    size = 0
+    n = 0
+    while size < budget:
+        n += 1
+        rule = (
+            f".wp-block-theme-{n} .has-preset-{n % 40}{{margin:0 0 {n % 7}em;padding:.{n % 9}em 1em;"
+            f"color:var(--wp--preset--color--c{n % 23});font-size:{12 + n % 9}px}}\n"
+        )
+        out.append(rule)
+        size += len(rule)
+    return "".join(out)
+
+
+def _attrs(pairs: list[tuple[str, str, bool]]) -> str:
+    # the plugin prints some attributes as `data-x = "v"`: keep that, clients must cope
+    lines = []
+    for name, value, spaced in pairs:
+        sep = " = " if spaced else "="
+        lines.append(f'     {name}{sep}"{value}"')
+    return "\n".join(lines)
+
+
+def _chat_attributes(config: EmulatorConfig, data_url: str, box_type: str) -> str:
+    stream = "1" if config.stream else "0"
+    pairs: list[tuple[str, str, bool]] = [
+        ("data-user-bg-color", "#ccf5e1", False),
+        ("data-color", "#495057", False),
+        ("data-fontsize", "14", False),
+        ("data-use-avatar", "0", False),
+        ("data-user-avatar", "https://secure.gravatar.com/avatar/?s=40&amp;d=mm&amp;r=g", False),
+        ("data-you", "You", False),
+        ("data-ai-avatar", esc_html(f"{_PLUGIN}/admin/images/chatbot.png"), False),
+        ("data-ai-name", "AI", False),
+        ("data-ai-bg-color", "#d1e8ff", False),
+        ("data-nonce", _NONCE, False),
+        ("data-post-id", str(config.post_id), False),
+        ("data-url", esc_html(data_url), False),
+        ("data-bot-id", str(config.bot_id), False),
+        ("data-width", "100%", False),
+        ("data-height", "50%", False),
+        ("data-footer", "false", False),
+        ("data-has-bar", "false", False),
+        ("data-speech", "", False),
+        ("data-voice", "", False),
+        ("data-elevenlabs-model", "", False),
+        ("data-voice-error", "", False),
+        ("data-typewriter-effect", "", True),
+        ("data-typewriter-speed", "1", False),
+        ("data-text_height", "60", False),
+        ("data-text_rounded", "8", False),
+        ("data-chat_rounded", "8", False),
+        ("data-voice_service", "", False),
+        ("data-voice_language", "en-US", False),
+        ("data-voice_name", "en-US-Studio-M", False),
+        ("data-voice_device", "", False),
+        ("data-voice_speed", "1", False),
+        ("data-voice_pitch", "0", False),
+        ("data-openai_model", "tts-1", False),
+        ("data-openai_voice", "alloy", False),
+        ("data-openai_output_format", "mp3", False),
+        ("data-openai_voice_speed", "1.0", False),
+        ("data-openai_stream_nav", stream, False),
+        ("data-autoload_chat_conversations", "0", False),
+        ("data-copy_btn", "", False),
+        ("data-feedback_btn", "", True),
+        ("data-feedback_title", "Feedback", True),
+        ("data-feedback_message", "Please provide details: (optional)", True),
+        ("data-feedback_success", "Thank you for your feedback!", True),
+        ("data-user-voice-control", "", True),
+        ("data-voice-muted-by-default", "", False),
+        ("data-memory-limit", str(config.memory_limit), True),
+        ("data-lead-collection", "0", True),
+        ("data-lead-title", "Let us know how to contact you", True),
+        ("data-lead-name", "Name", True),
+        ("data-enable-lead-name", "1", True),
+        ("data-lead-email", "Email", True),
+        ("data-enable-lead-email", "1", True),
+        ("data-lead-phone", "Phone", True),
+        ("data-enable-lead-phone", "1", True),
+        ("data-bg_text_field", "#ffffff", True),
+        ("data-bg_text_field_font_color", "#495057", True),
+        ("data-bg_text_field_border_color", "#ced4da", True),
+        ("data-assistant-enabled", "false", False),
+        ("data-type", box_type, False),
+    ]
+    return _attrs(pairs)
+
+
+_HEAD_CSS = """                    <style>
+                        .wpaicg_chat_widget{
+                            position: fixed;
+                        }
+                        .wpaicg_widget_left{
+                            bottom: 15px;
+                            left: 15px;
+                        }
+                        .wpaicg_widget_right{
+                            bottom: 15px;
+                            right: 15px;
+                        }
+                        .wpaicg_chat_widget_content .wpaicg-chatbox{
+                            height: 100%;
+                            border-radius: 5px;
+                            border: none;
+                        }
+                        .wpaicg-chatbox-footer{
+                            font-size: 0.75rem;
+                            padding: 12px 20px;
+                        }
+                        textarea.wpaicg-chat-shortcode-typing,textarea.wpaicg-chatbox-typing {
+                            flex: 1;
+                            resize: vertical;
+                            padding-left: 1em;
+                        }
+                    </style>
+"""
+
+_BOX_CSS = """<style>
+    .wpaicg-chat-shortcode ::-webkit-scrollbar-track {
+        background-color: #f8f9fa; /* Light grey track */
+        border-radius: 10px;
+    }
+    .wpaicg-conversation-starters {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 10px;
+        padding: 15px;
+        justify-content: center;
+        font-size: 14px;
+        visibility: hidden;
+    }
+    .wpaicg-chat-shortcode {
+        width: 100%;
+        max-width: 100%;
+        overflow: hidden;
+    }
+</style>
+"""
+
+
+def _box_inner(box_type: str) -> str:
+    cls = "wpaicg-chat-shortcode" if box_type == "shortcode" else "wpaicg-chatbox"
+    return f"""<div class="{cls}-content">
+    <ul class="{cls}-messages">
+                <li class="wpaicg-ai-message" style="color: #495057; font-size: 14px; background-color: #d1e8ff">
+            <span class="wpaicg-chat-message">
+                Hello 👋, how can I help you today?            </span>
+        </li>
+    </ul>
+</div>
+<span class="wpaicg-bot-thinking" style="padding-left: 20px;color: #495057;">Gathering thoughts&nbsp;<span class="wpaicg-jumping-dots"><span class="wpaicg-dot-1">.</span><span class="wpaicg-dot-2">.</span><span class="wpaicg-dot-3">.</span></span></span>
+<div class="{cls}-type">
+    <textarea type="text" name="{cls}-typing" class="auto-expand {cls}-typing" placeholder="Type a message"></textarea>
+    <div class="wpaicg_chat_additions">
+        <span class="wpaicg-thumbnail-placeholder"></span>
+        <span class="wpaicg-mic-icon" data-type="{box_type}" role="button" aria-label="Mic" tabindex="0" style="display:none">
+            <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 384 512"><path d="M176 0C123 0 80 43 80 96V256c0 53 43 96 96 96s96-43 96-96V96c0-53-43-96-96-96z"/></svg>
+        </span>
+"""
+
+
+def _img_input() -> str:
+    return f"""        <span class="wpaicg-img-icon" data-type="shortcode" style="display:none">
+            <input type="file" id="imageUpload" class="wpaicg-img-file" accept="image/png, image/jpeg, image/webp, image/gif" style="display: none;" />
+            <!-- add nonce -->
+            <input type="hidden" id="wpaicg-img-nonce" value="{_IMG_NONCE}" />
+        </span>
+"""
+
+
+_BOX_TAIL = """        <span class="wpaicg-img-spinner"></span>
+                        <span class="wpaicg-chat-shortcode-send" role="button" aria-label="Send" tabindex="0">
+            <svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" class="feather feather-send"><line x1="22" y1="2" x2="11" y2="13"></line><polygon points="22 2 15 22 11 13 2 9 22 2"></polygon></svg>
+        </span>
+            </div>
+</div>
+</div>
+"""
+
+
+def _other_plugins(config: EmulatorConfig, base: str) -> str:
+    # decoys a naive `data-nonce` regex would pick first
+    like = _other_nonce(config, "wp-ulike")
+    comments = _other_nonce(config, "wpdiscuz_nonce")
+    forms = _other_nonce(config, "wpforms-submit")
+    return f"""<div class="wpulike wpulike-default"><div class="wp_ulike_general_class">
+<button type="button" aria-label="Like Button" data-ulike-id="3" data-ulike-nonce="{like}" data-nonce="{like}" data-post-id="3" data-ulike-type="post" class="wp_ulike_btn wp_ulike_put_image wp_post_btn_3"></button>
+<span class="count-box wp_ulike_counter_up" data-ulike-counter-value="12"></span></div></div>
+<div id="wpdcom" class="wpdiscuz_unauth wpd-default" data-post-id="{config.post_id + 1}" data-nonce="{comments}"></div>
+<form id="wpforms-form-7" class="wpforms-validate wpforms-form" data-formid="7" method="post" action="{base}/" data-post-id="7" data-nonce="{forms}" data-token="{_other_nonce(config, "wpforms-token")}">
+<input type="hidden" name="wpforms[id]" value="7"><input type="hidden" name="_wpnonce" value="{forms}"></form>
+"""
+
+
+def _widget(config: EmulatorConfig, data_url: str) -> str:
+    # the floating widget uses the same action, hence the same nonce, but another identity
+    return f"""<div class="wpaicg_chat_widget wpaicg_widget_right">
+<div class="wpaicg_chat_widget_content">
+<div class="wpaicg-chatbox"
+{_chat_attributes(config, data_url, "widget")}
+>
+{_box_inner("widget")}{_BOX_TAIL}</div>
+<div class="wpaicg_toggle" id="wpaicg_toggle"><img src="{esc_html(_PLUGIN)}/admin/images/chatbot.png" alt="chat" /></div>
+</div>
+"""
+
+
+def build_page_template(config: EmulatorConfig, base_url: str) -> PageTemplate:
+    """Render the chat page for ``config`` served at ``base_url`` (nonces left as slots)."""
+    ver = asset_version(config.era)
+    plugin = base_url + _PLUGIN
+    home = base_url + (config.page_path.rstrip("/") if config.page_path != "/" else "")
+    page_url = base_url + config.page_path
+    ajax = base_url + config.ajax_path
+    params = {
+        "ajax_url": ajax,
+        "search_nonce": "NONCE_SLOT",
+        "logged_in": "0",
+        "languages": {
+            "source": "Sources",
+            "no_result": "No result found",
+            "wrong": "Something went wrong",
+            "removed_pdf": "Your pdf session is cleared",
+        },
+    }
+    params_js = php_json_encode(params).replace("NONCE_SLOT", _NONCE)
+
+    head = f"""<!doctype html>
+<html lang="en-US" >
+<head>
+	<meta charset="UTF-8" />
+	<meta name="viewport" content="width=device-width, initial-scale=1" />
+	<title>{SITE_NAME} &#8211; Free AI chat</title>
+<meta name='robots' content='max-image-preview:large' />
+
+                                            <!-- Chat Bot CSS -->
+{_HEAD_CSS}
+            <link rel="alternate" type="application/rss+xml" title="{SITE_NAME} &raquo; Feed" href="{base_url}/feed/" />
+<link rel='stylesheet' id='wp-block-library-css' href='{base_url}/wp-includes/css/dist/block-library/style.min.css?ver=6.1.9' media='all' />
+<link rel='stylesheet' id='wp-ai-content-generator-css' href='{plugin}/public/css/wp-ai-content-generator-public.css?ver={ver}' media='all' />
+<link rel='stylesheet' id='twenty-twenty-one-style-css' href='{base_url}/wp-content/themes/twentytwentyone/style.css?ver=1.7' media='all' />
+<script src='{base_url}/wp-includes/js/jquery/jquery.min.js?ver=3.6.1' id='jquery-core-js'></script>
+<script src='{base_url}/wp-includes/js/jquery/jquery-migrate.min.js?ver=3.3.2' id='jquery-migrate-js'></script>
+<script src='{plugin}/public/js/wp-ai-content-generator-public.js?ver={ver}' id='wp-ai-content-generator-js'></script>
+<link rel="https://api.w.org/" href="{base_url}/wp-json/" /><link rel="alternate" type="application/json" href="{base_url}/wp-json/wp/v2/pages/{config.post_id}" /><link rel="EditURI" type="application/rsd+xml" title="RSD" href="{base_url}/xmlrpc.php?rsd" />
+<meta name="generator" content="WordPress 6.1.9" />
+<link rel="canonical" href="{page_url}" />
+<link rel='shortlink' href='{base_url}/?p={config.post_id}' />
+"""
+    body_open = f"""</head>
+
+<body class="home page-template-default page page-id-{config.post_id} wp-embed-responsive is-light-theme no-js singular">
+<div id="page" class="site">
+	<a class="skip-link screen-reader-text" href="#content">Skip to content</a>
+<header id="masthead" class="site-header has-title-and-tagline">
+<div class="site-branding">
+						<h1 class="site-title">{SITE_NAME}</h1>
+	</div><!-- .site-branding -->
+</header><!-- #masthead -->
+	<div id="content" class="site-content">
+		<div id="primary" class="content-area">
+			<main id="main" class="site-main">
+"""
+    extras = ""
+    if config.extra_chatboxes:
+        extras = _other_plugins(config, base_url) + (_widget(config, home) if config.chatbox else "")
+    article_open = f"""<article id="post-{config.post_id}" class="post-{config.post_id} page type-page status-publish hentry entry">
+	<div class="entry-content">
+"""
+    if config.chatbox:
+        box = (
+            _BOX_CSS
+            + '<div class="wpaicg-chat-shortcode"\n'
+            + _chat_attributes(config, home, "shortcode")
+            + "\n>\n"
+            + _box_inner("shortcode")
+            + _img_input()
+            + _BOX_TAIL
+        )
+    else:
+        box = "<p>Welcome! The chat is temporarily unavailable.</p>\n"
+    article_close = f"""	</div><!-- .entry-content -->
+	</article><!-- #post-{config.post_id} -->
+"""
+    footer = f"""			</main><!-- #main -->
+		</div><!-- #primary -->
+	</div><!-- #content -->
+	<footer id="colophon" class="site-footer">
+		<div class="site-info"><div class="site-name">{SITE_NAME}</div>
+			<div class="powered-by">Proudly powered by <a href="https://wordpress.org/">WordPress</a>.</div>
+		</div><!-- .site-info -->
+	</footer><!-- #colophon -->
+</div><!-- #page -->
+	<script src='{plugin}/public/js/wpaicg-form-shortcode.js' id='wpaicg-gpt-form-js'></script>
+<script id='wpaicg-init-js-extra'>
+var wpaicgParams = {params_js};
+</script>
+<script src='{plugin}/public/js/wpaicg-init.js' id='wpaicg-init-js'></script>
+<script src='{plugin}/public/js/wpaicg-chat.js' id='wpaicg-chat-script-js'></script>
+<script src='{plugin}/public/js/marked.js' id='wpaicg-markdown-script-js'></script>
+<script src='{base_url}/wp-content/themes/twentytwentyone/assets/js/responsive-embeds.js?ver=1.7' id='twenty-twenty-one-responsive-embeds-script-js'></script>
+</body>
+</html>
+"""
+    fixed = head + body_open + extras + article_open + box + article_close + footer
+    budget = max(0, config.page_size - len(fixed.encode("utf-8")))
+    css = ""
+    posts = ""
+    if budget:
+        css_budget = budget // 2
+        css = f"<style id='twenty-twenty-one-custom-inline-css'>\n{_filler_css(css_budget)}</style>\n"
+        posts_budget = max(0, budget - len(css))
+        if posts_budget:
+            posts = '<section class="recent-posts">\n' + _filler_posts(posts_budget, base_url) + "</section>\n"
+    html = head + css + body_open + extras + article_open + box + article_close + posts + footer
+    return _split(html)
+
+
+def not_found_page(base_url: str) -> bytes:
+    """Twenty Twenty-One's 404 page."""
+    return f"""<!doctype html>
+<html lang="en-US" >
+<head>
+	<meta charset="UTF-8" />
+	<title>Page not found &#8211; {SITE_NAME}</title>
+<meta name='robots' content='max-image-preview:large' />
+</head>
+<body class="error404 hfeed wp-embed-responsive is-light-theme no-js">
+<div id="page" class="site">
+	<div id="content" class="site-content"><div id="primary" class="content-area"><main id="main" class="site-main">
+	<header class="page-header alignwide"><h1 class="page-title">Nothing here</h1></header>
+	<div class="error-404 not-found default-max-width"><div class="page-content">
+		<p>It looks like nothing was found at this location. Maybe try a search?</p>
+		<form role="search" method="get" class="search-form" action="{base_url}/"><input type="search" name="s" /></form>
+	</div></div>
+	</main></div></div>
+</div>
+</body>
+</html>
+""".encode()
