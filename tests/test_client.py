@@ -355,9 +355,8 @@ def test_secrets_never_reach_errors_or_logs(caplog: pytest.LogCaptureFixture) ->
     caplog.set_level(logging.DEBUG)
     responses.get(BASE + "/", body=page())
     responses.post(AJAX, status=500, body=f"debug: nonce={NONCE} cookie=s3cretcookie")
-    with Client(BASE, cookies={"cf_clearance": "s3cretcookie"}, sleep=lambda s: None) as c:
-        with pytest.raises(e.ServerError) as info:
-            c.ask("x")
+    with Client(BASE, cookies={"cf_clearance": "s3cretcookie"}, sleep=lambda s: None) as c, pytest.raises(e.ServerError) as info:
+        c.ask("x")
     everything = str(info.value) + repr(info.value) + info.value.excerpt + caplog.text
     assert NONCE not in everything and "s3cretcookie" not in everything
     assert "***" in info.value.excerpt
