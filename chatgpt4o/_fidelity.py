@@ -21,15 +21,25 @@ is as close as possible to what the user wrote:
 
 What cannot survive: exact newlines and tabs (they arrive as U+2028 and
 spaces), and a lone ``<`` with no ``>`` after it, which WordPress itself
-turns into ``&lt;``. From plugin 1.8.96 on, messages arrive unchanged and
-the client sends them as they are.
+turns into ``&lt;``. Up to 1.8.90 the server also keeps WordPress's magic
+quotes, so ``'``, ``"`` and ``\\`` reach the model with a backslash before
+them. From plugin 1.8.96 on, messages arrive unchanged and the client sends
+them as they are.
+
+The history (``wpaicg_chat_history``) fares worse, in every version: the
+server sanitizes the JSON text, then deletes *every* backslash before
+decoding it. A ``"`` inside a turn (JSON ``\\"``) therefore breaks the whole
+history, and escapes such as ``\\n`` turn into ``n``. :func:`encode_history_text`
+applies the message rules and then keeps the JSON free of escapes: ``"``
+becomes U+FF02 FULLWIDTH QUOTATION MARK, ``\\`` becomes U+FF3C FULLWIDTH
+REVERSE SOLIDUS, other control characters become spaces.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["encode_message"]
+__all__ = ["encode_history_text", "encode_message"]
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _PERCENT = re.compile(r"%(?=[0-9A-Fa-f]{2})")
@@ -50,3 +60,13 @@ def encode_message(message: str) -> str:
     if "  " in message:
         message = _SPACE_RUN.sub(lambda m: " " + "\u00a0" * (len(m.group(0)) - 1), message)
     return message
+
+
+# Characters json.dumps would escape with a backslash (besides the newline
+# handled by encode_message): the quote, the backslash, control characters.
+_JSON_ESCAPED = {ord('"'): "\uff02", ord("\\"): "\uff3c", **{c: " " for c in range(32)}, 0x7F: " "}
+
+
+def encode_history_text(text: str) -> str:
+    """Rewrite one history turn so the server decodes the history intact."""
+    return encode_message(text).translate(_JSON_ESCAPED)

@@ -13,9 +13,17 @@ import functools
 import logging
 import secrets
 import string
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from http.cookiejar import CookieJar
 from typing import (
     TYPE_CHECKING,
@@ -28,13 +36,14 @@ import requests
 import urllib3.exceptions
 
 from . import _config, wire
-from ._fidelity import encode_message
 from ._retry import call_with_retries
 from ._transport import Deadline, PooledAdapter
 from .exceptions import (
     APIConnectionError,
     APITimeoutError,
     Chatgpt4oError,
+    InvalidConfigError,
+    InvalidRequestError,
     MalformedResponseError,
     MessageTypeError,
     NonceExpiredError,
@@ -391,8 +400,6 @@ class Client:
         self, session: requests.Session, tokens: ChatTokens, message: str, history: Sequence[Mapping[str, Any]],
         client_id: str, deadline: Deadline,
     ) -> requests.Response:
-        if tokens.sanitizes_messages:
-            message = encode_message(message)
         fields = wire.build_form(
             tokens, message, client_id=client_id, chat_id=secrets.randbelow(100000) + 1, history=history,
         )
@@ -637,6 +644,107 @@ class Client:
                 executor = self._executor
         return executor
 
+    def _prompts(self, prompts: Iterable[Messages], concurrency: int) -> list[str]:
+        if isinstance(prompts, (str, bytes, Mapping)) or not isinstance(prompts, Iterable):
+            raise MessageTypeError("prompts must be an iterable of prompts (strings or message lists)")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+            raise MessageTypeError(f"concurrency must be an int, not {type(concurrency).__name__}")
+        if not 1 <= concurrency <= self._settings.max_concurrency:
+            raise InvalidConfigError(
+                f"concurrency must be between 1 and max_concurrency ({self._settings.max_concurrency}), "
+                f"not {concurrency}; create the Client with a larger max_concurrency"
+            )
+        checked = []
+        for index, prompt in enumerate(prompts):
+            try:
+                checked.append(format_prompt(prompt))
+            except (InvalidRequestError, MessageTypeError) as exc:
+                raise type(exc)(f"prompts[{index}]: {exc}") from None
+        return checked
+
+    def ask_many(
+        self,
+        prompts: Iterable[Messages],
+        *,
+        concurrency: int = 8,
+        timeout: float | None = None,
+        return_exceptions: bool = True,
+        progress: bool | Callable[[int, int], None] = False,
+    ) -> list[str | Chatgpt4oError]:
+        """Ask many prompts, ``concurrency`` at a time; answers come back in input order.
+
+        Every prompt is checked before any I/O. A prompt that fails does not
+        lose the others: its place in the list holds the exception (or, with
+        ``return_exceptions=False``, the first failure is raised once all
+        asks have ended).
+
+        Args:
+            prompts: strings or message lists, as for :meth:`ask`.
+            concurrency: asks in flight at once (at most ``max_concurrency``).
+            timeout: per ask, as for :meth:`ask`.
+            progress: ``True`` prints ``done/total`` on stderr when it is a
+                terminal; a callable gets ``(done, total)`` after each ask.
+
+        Example::
+
+            answers = client.ask_many(["Hi", "Bonjour", "Hola"], concurrency=3)
+        """
+        checked = self._prompts(prompts, concurrency)
+        report = _progress_reporter(progress, len(checked))
+        results: list[str | Chatgpt4oError] = [""] * len(checked)
+        done = 0
+        lock = threading.Lock()
+
+        def one(index: int) -> None:
+            nonlocal done
+            try:
+                results[index] = self._exchange(
+                    checked[index], history=(), client_id=self._client_id, session=None, timeout=timeout,
+                    reader=self._read_reply,
+                )
+            except Chatgpt4oError as exc:
+                results[index] = exc
+            with lock:
+                done += 1
+                report(done)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chatgpt4o-many") as pool:
+            list(pool.map(one, range(len(checked))))
+        report(-1)
+        if not return_exceptions:
+            for item in results:
+                if isinstance(item, Chatgpt4oError):
+                    raise item
+        return results
+
+    async def ask_many_async(
+        self,
+        prompts: Iterable[Messages],
+        *,
+        concurrency: int = 8,
+        timeout: float | None = None,
+        return_exceptions: bool = True,
+    ) -> list[str | Chatgpt4oError]:
+        """:meth:`ask_many` for asyncio; the asks run in the client's worker pool."""
+        import asyncio
+
+        checked = self._prompts(prompts, concurrency)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(prompt: str) -> str | Chatgpt4oError:
+            async with gate:
+                try:
+                    return await self.ask_async(prompt, timeout=timeout)
+                except Chatgpt4oError as exc:
+                    return exc
+
+        results = list(await asyncio.gather(*(one(p) for p in checked)))
+        if not return_exceptions:
+            for item in results:
+                if isinstance(item, Chatgpt4oError):
+                    raise item
+        return results
+
     def inspect(self, *, timeout: float | None = None) -> SiteInfo:
         """Read the chat page now and report what it says (tokens found, era, streaming...).
 
@@ -667,6 +775,20 @@ class Client:
         from .conversation import Conversation
 
         return Conversation(self, system=system)
+
+
+def _progress_reporter(progress: bool | Callable[[int, int], None], total: int) -> Callable[[int], None]:
+    """``report(done)`` after each ask, ``report(-1)`` at the end."""
+    if callable(progress):
+        return lambda done: None if done < 0 else progress(done, total)
+    if not progress or not sys.stderr.isatty():
+        return lambda done: None
+
+    def report(done: int) -> None:
+        sys.stderr.write("\n" if done < 0 else f"\r{done}/{total}")
+        sys.stderr.flush()
+
+    return report
 
 
 def _origin(url: str) -> str:

@@ -19,6 +19,7 @@ from typing import (
 )
 from urllib.parse import urlencode
 
+from ._fidelity import encode_history_text, encode_message
 from .exceptions import (
     ChallengeError,
     EmptyMessageError,
@@ -74,9 +75,16 @@ def build_form(
 
     ``history`` is the conversation so far in the site's own format
     (``[{"id": ..., "text": "Human: ..."}, {"id": ..., "text": "AI: ..."}]``);
-    like the page's script, the current turn is appended to it.
+    like the page's script, the current turn is appended to it. Texts are
+    encoded to survive the server's sanitizing (see :mod:`._fidelity`): the
+    message only where the plugin version sanitizes it, the history always.
     """
-    turns = list(history) + [{"id": "", "text": f"Human: {message}"}]
+    turns = [
+        {"id": item.get("id", ""), "text": encode_history_text(str(item.get("text", "")))}
+        for item in [*history, {"id": "", "text": f"Human: {message}"}]
+    ]
+    if tokens.sanitizes_messages:
+        message = encode_message(message)
     return [
         ("_wpnonce", tokens.nonce),
         ("post_id", tokens.post_id),
