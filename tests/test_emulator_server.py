@@ -68,6 +68,13 @@ def _attr(fragment: str, name: str) -> str:
 # ----------------------------------------------------------------------------- the page
 
 
+def test_default_page_has_the_chat_box_nonce_first(emu: Emulator) -> None:
+    html = requests.get(emu.page_url, timeout=5).text
+    first_nonce = re.search(r'data-nonce="([0-9a-f]+)"', html)
+    assert first_nonce and first_nonce.group(1) == emu.current_nonce
+    assert '<div class="wpaicg-chatbox"' not in html
+
+
 def test_page_has_every_protocol_attribute_and_tokens(emu: Emulator) -> None:
     r = requests.get(emu.page_url, timeout=5)
     assert r.status_code == 200
@@ -96,6 +103,7 @@ def test_page_has_every_protocol_attribute_and_tokens(emu: Emulator) -> None:
 
 
 def test_decoys_and_widget_come_before_the_shortcode_box(emu: Emulator) -> None:
+    emu.configure(extra_chatboxes=True)
     html = requests.get(emu.page_url, timeout=5).text
     box_at = html.index('<div class="wpaicg-chat-shortcode"')
     first_nonce = re.search(r'data-nonce="([0-9a-f]+)"', html)

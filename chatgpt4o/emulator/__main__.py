@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--nonce-life", type=float, default=86400.0, help="WordPress nonce_life in seconds")
     add("--page-size", type=int, default=300_000, help="approximate homepage size in bytes")
     add("--no-chatbox", action="store_true", help="render the page without the chat box")
+    add("--extra-chatboxes", action="store_true",
+        help="also render the floating widget and other plugins' data-nonce elements before the box")
     add("--banned-word", action="append", default=[], metavar="WORD", help="banned word (repeatable)")
     add("--ban-ip", action="append", default=[], metavar="IP", help="banned client IP (repeatable)")
     add("--token-limit", action="store_true", help="answer every chat request with the token-limit flag")
@@ -84,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "fault": args.fault, "fault_target": args.fault_target, "fault_count": args.fault_count,
         "fault_rate": args.fault_rate, "seed": args.seed, "rotate_every": args.rotate_every,
         "nonce_life": args.nonce_life, "page_size": args.page_size, "chatbox": not args.no_chatbox,
+        "extra_chatboxes": args.extra_chatboxes,
         "banned_words": tuple(args.banned_word), "banned_ips": tuple(args.ban_ip),
         "token_limit": args.token_limit, "upstream_error": args.upstream_error,
         "api_key": not args.no_api_key,

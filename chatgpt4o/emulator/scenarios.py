@@ -108,7 +108,10 @@ class EmulatorConfig:
         chatbox: ``False`` renders a page without any chat box.
         extra_chatboxes: also render, before the shortcode box, the floating widget
             (``wpaicg-chatbox``, ``data-type="widget"``) and other plugins' elements carrying
-            their own ``data-nonce``/``data-post-id``.
+            their own ``data-nonce``/``data-post-id``. Off by default, like chatgpt4o.one and
+            the recorded homepage, where the chat box holds the page's first ``data-nonce``
+            (clients that take the first match work); on, it tests clients that must pick
+            the right element.
 
     Plugin outcomes:
         banned_ips: client IPs answered "You are not allowed to access this feature."
@@ -149,7 +152,7 @@ class EmulatorConfig:
     stream_error_end: str = "stop"
     page_size: int = 300_000
     chatbox: bool = True
-    extra_chatboxes: bool = True
+    extra_chatboxes: bool = False
     banned_ips: tuple[str, ...] = ()
     banned_words: tuple[str, ...] = ()
     api_key: bool = True
