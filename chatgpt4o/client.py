@@ -218,6 +218,11 @@ class Client:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._secrets: tuple[str, ...] = self._initial_secrets()
+        # Passed with every request: requests lets REQUESTS_CA_BUNDLE and the
+        # *_PROXY variables override a session's own verify/proxies settings.
+        self._per_request: dict[str, Any] = {"verify": verify}
+        if self._settings.proxy:
+            self._per_request["proxies"] = {"http": self._settings.proxy, "https": self._settings.proxy}
         self._closed = False
 
     # -- configuration ----------------------------------------------------
@@ -361,7 +366,7 @@ class Client:
         for _hop in range(6):
             response = self._session.get(
                 url, timeout=self._timeouts(deadline), stream=True, allow_redirects=False,
-                headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+                headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, **self._per_request,
             )
             try:
                 if response.is_redirect:
@@ -415,6 +420,7 @@ class Client:
             timeout=self._timeouts(deadline),
             stream=True,
             allow_redirects=False,
+            **self._per_request,
         )
         log.debug("POST %s -> HTTP %d %s", tokens.ajax_url, response.status_code, response.headers.get("Content-Type", ""))
         if response.status_code != 200:
