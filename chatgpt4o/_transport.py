@@ -42,7 +42,8 @@ class Deadline:
         return self.at - time.monotonic()
 
     def __enter__(self) -> Self:
-        self.conn = None
+        # ``conn`` is kept: a stream re-arms the deadline for the connection
+        # its attempt opened. Attempts reset it with ``track_anew``.
         self._key = _WATCHDOG.arm(self)
         _local.deadline = self
         return self
@@ -50,6 +51,10 @@ class Deadline:
     def __exit__(self, *exc: object) -> None:
         _local.deadline = None
         _WATCHDOG.disarm(self._key)
+
+    def track_anew(self) -> None:
+        """Forget the connection of an earlier attempt."""
+        self.conn = None
 
     def expire(self) -> None:
         """Called by the watchdog: wake whatever read is blocked on our socket."""
@@ -106,14 +111,30 @@ def _track(conn: Any) -> Any:
     return conn
 
 
+def _untrack(conn: Any) -> None:
+    # A connection back in the pool may be handed to another thread next:
+    # this deadline must no longer be able to shut it.
+    deadline = getattr(_local, "deadline", None)
+    if deadline is not None and deadline.conn is conn:
+        deadline.conn = None
+
+
 class _HTTPPool(HTTPConnectionPool):
     def _get_conn(self, timeout: float | None = None) -> Any:
         return _track(super()._get_conn(timeout))
+
+    def _put_conn(self, conn: Any) -> None:
+        _untrack(conn)
+        super()._put_conn(conn)
 
 
 class _HTTPSPool(HTTPSConnectionPool):
     def _get_conn(self, timeout: float | None = None) -> Any:
         return _track(super()._get_conn(timeout))
+
+    def _put_conn(self, conn: Any) -> None:
+        _untrack(conn)
+        super()._put_conn(conn)
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}

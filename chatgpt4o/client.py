@@ -434,6 +434,7 @@ class Client:
     def _guarded(self, deadline: Deadline, step: Callable[[], T]) -> T:
         """Run one attempt under the deadline; turn transport errors into ours."""
         with deadline:
+            deadline.track_anew()
             try:
                 return step()
             except Chatgpt4oError as exc:
