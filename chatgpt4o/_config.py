@@ -12,6 +12,12 @@ setting                    environment variable         default
 ``proxy``                  ``CHATGPT4O_PROXY``          none
 ``max_retries``            ``CHATGPT4O_MAX_RETRIES``    2
 =========================  ===========================  =======================
+
+The usual variables of ``requests`` are honoured too, but read once, here,
+when a client is made: ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` with
+``NO_PROXY`` when no proxy is configured, and ``REQUESTS_CA_BUNDLE`` /
+``CURL_CA_BUNDLE`` when ``verify=True``. (requests would otherwise look them up
+on every request, and let them override a session's own settings.)
 """
 
 from __future__ import annotations
@@ -100,6 +106,18 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def url_secrets(*urls: str) -> list[str]:
+    """User names and passwords inside URLs, to redact."""
+    found: list[str] = []
+    for url in urls:
+        try:
+            parts = urlsplit(url)
+            found += [p for p in (parts.username, parts.password) if p and len(p) >= 4]
+        except ValueError:
+            continue
+    return found
+
+
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise MessageTypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
@@ -171,3 +189,18 @@ def resolve_settings(
         raise InvalidConfigError(f"max_retries must be at most 20, not {max_retries}")
     max_concurrency = _count(max_concurrency, "max_concurrency", 1)
     return Settings(base, page_url, timeout, proxy, max_retries, max_concurrency)
+
+
+def environment_proxies(url: str) -> dict[str, str]:
+    """The proxies the standard environment variables give for ``url`` (honours NO_PROXY)."""
+    from requests.utils import get_environ_proxies
+
+    return {k: v for k, v in get_environ_proxies(url).items() if k in ("http", "https", "all")}
+
+
+def ca_bundle(verify: bool | str, env: Mapping[str, str] | None = None) -> bool | str:
+    """``verify`` as given, or the CA bundle of REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE for ``True``."""
+    env = os.environ if env is None else env
+    if verify is True:
+        return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
+    return verify

@@ -11,6 +11,7 @@ import concurrent.futures
 import contextvars
 import functools
 import logging
+import re
 import secrets
 import string
 import sys
@@ -218,11 +219,17 @@ class Client:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self._secrets: tuple[str, ...] = self._initial_secrets()
-        # Passed with every request: requests lets REQUESTS_CA_BUNDLE and the
-        # *_PROXY variables override a session's own verify/proxies settings.
-        self._per_request: dict[str, Any] = {"verify": verify}
+        self._nonces: tuple[str, ...] = ()
+        # Passed with every request, and the session does not consult the
+        # environment itself: the environment is read once, in _config.
+        self._per_request: dict[str, Any] = {"verify": _config.ca_bundle(verify)}
         if self._settings.proxy:
             self._per_request["proxies"] = {"http": self._settings.proxy, "https": self._settings.proxy}
+        else:
+            env_proxies = _config.environment_proxies(self._settings.page_url)
+            if env_proxies:
+                self._per_request["proxies"] = env_proxies
+                self._secrets += tuple(_config.url_secrets(*env_proxies.values()))
         self._closed = False
 
     # -- configuration ----------------------------------------------------
@@ -268,8 +275,7 @@ class Client:
     def _initial_secrets(self) -> tuple[str, ...]:
         found: list[str] = []
         if self._settings.proxy:
-            parts = urlsplit(self._settings.proxy)
-            found += [p for p in (parts.username, parts.password) if p]
+            found += _config.url_secrets(self._settings.proxy)
         if isinstance(self._cookies, Mapping):
             found += [str(v) for v in self._cookies.values()]
         elif isinstance(self._cookies, CookieJar):
@@ -277,15 +283,15 @@ class Client:
         return tuple(s for s in found if len(s) >= 4)
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
+        for secret in self._secrets + self._nonces:
             if secret in text:
                 text = text.replace(secret, "***")
         return text
 
     def _remember_secret(self, value: str) -> None:
-        if len(value) >= 4 and value not in self._secrets:
+        if len(value) >= 4 and value not in self._nonces:
             # Keep the last few nonces: old ones still appear in late errors.
-            self._secrets = (self._secrets + (value,))[-16:]
+            self._nonces = (*self._nonces, value)[-16:]
 
     def _new_session(self, base: requests.Session | None = None) -> requests.Session:
         session = base if base is not None else requests.Session()
@@ -296,9 +302,8 @@ class Client:
             session.headers["User-Agent"] = _config.USER_AGENT
             session.headers["Accept-Language"] = "en-US,en;q=0.9"
         session.headers.update(self._headers)
-        if self._settings.proxy:
-            session.proxies.update({"http": self._settings.proxy, "https": self._settings.proxy})
-        session.verify = self._verify
+        if base is None:
+            session.trust_env = False
         host = urlsplit(self._settings.page_url).hostname or ""
         if isinstance(self._cookies, Mapping):
             for name, value in self._cookies.items():
@@ -453,7 +458,7 @@ class Client:
     def _translate(self, exc: BaseException, deadline: Deadline) -> Chatgpt4oError:
         if deadline.fired or deadline.remaining() <= 0 or isinstance(exc, requests.exceptions.ReadTimeout):
             return self._timeout_error()
-        detail = self._redact(str(exc))[:300]
+        detail = self._redact(_root_cause(exc))[:300]
         if isinstance(exc, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in detail:
             return TLSError(
                 f"TLS certificate verification failed for {self._settings.base_url}: {detail} — "
@@ -782,6 +787,22 @@ class Client:
         from .conversation import Conversation
 
         return Conversation(self, system=system)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, without their wrapping text."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    text = str(exc)
+    # urllib3 prefixes "HTTPConnection(host=..., port=...): "; the URL is said elsewhere.
+    return re.sub(r"^\w*(?:Connection|Pool)\(host=[^)]*\): ", "", text)
 
 
 def _progress_reporter(progress: bool | Callable[[int, int], None], total: int) -> Callable[[int], None]:
