@@ -32,7 +32,9 @@ decoding it. A ``"`` inside a turn (JSON ``\\"``) therefore breaks the whole
 history, and escapes such as ``\\n`` turn into ``n``. :func:`encode_history_text`
 applies the message rules and then keeps the JSON free of escapes: ``"``
 becomes U+FF02 FULLWIDTH QUOTATION MARK, ``\\`` becomes U+FF3C FULLWIDTH
-REVERSE SOLIDUS, other control characters become spaces.
+REVERSE SOLIDUS, other control characters become spaces. The server also
+deletes every ``AI: `` inside an assistant turn (it means to drop the
+prefix only), so past the prefix ``AI: `` is sent as ``AI:`` + U+00A0.
 """
 
 from __future__ import annotations
@@ -69,4 +71,7 @@ _JSON_ESCAPED = {ord('"'): "\uff02", ord("\\"): "\uff3c", **{c: " " for c in ran
 
 def encode_history_text(text: str) -> str:
     """Rewrite one history turn so the server decodes the history intact."""
-    return encode_message(text).translate(_JSON_ESCAPED)
+    text = encode_message(text).translate(_JSON_ESCAPED)
+    if text.startswith("AI: ") and "AI: " in text[4:]:
+        text = "AI: " + text[4:].replace("AI: ", "AI:\u00a0")
+    return text

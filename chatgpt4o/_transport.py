@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
 
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 __all__ = ["Deadline", "PooledAdapter"]
@@ -59,7 +60,10 @@ class Deadline:
     def expire(self) -> None:
         """Called by the watchdog: wake whatever read is blocked on our socket."""
         self.fired = True
-        sock = getattr(self.conn, "sock", None)
+        # http.client drops ``conn.sock`` when the answer says
+        # ``Connection: close`` (the response then owns the socket): fall back
+        # to the socket the connection opened last.
+        sock = getattr(self.conn, "sock", None) or getattr(self.conn, "last_sock", None)
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -119,7 +123,25 @@ def _untrack(conn: Any) -> None:
         deadline.conn = None
 
 
+class _HTTPConnection(HTTPConnection):
+    last_sock: Any = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.last_sock = self.sock
+
+
+class _HTTPSConnection(HTTPSConnection):
+    last_sock: Any = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.last_sock = self.sock
+
+
 class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
     def _get_conn(self, timeout: float | None = None) -> Any:
         return _track(super()._get_conn(timeout))
 
@@ -129,6 +151,8 @@ class _HTTPPool(HTTPConnectionPool):
 
 
 class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
     def _get_conn(self, timeout: float | None = None) -> Any:
         return _track(super()._get_conn(timeout))
 

@@ -82,8 +82,22 @@ def _site_host(url: str) -> str:
 
 
 def _same_site(a: str, b: str) -> bool:
-    """Same host, counting ``www.example.org`` and ``example.org`` as one."""
-    return _site_host(a) == _site_host(b)
+    """Same host, counting ``www.example.org`` and ``example.org`` as one; same port; and no
+    downgrade from https to http (cookies, nonce and headers would travel in clear text)."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    if _site_host(a) != _site_host(b):
+        return False
+    if pa.scheme == "https" and pb.scheme != "https":
+        return False
+    default = {"http": 80, "https": 443}
+    try:
+        port_a = pa.port or default.get(pa.scheme)
+        port_b = pb.port or default.get(pb.scheme)
+    except ValueError:
+        return False
+    # http -> https on the default ports is an upgrade of the same site.
+    upgrade = pa.scheme == "http" and pb.scheme == "https" and (port_a, port_b) == (80, 443)
+    return port_a == port_b or upgrade
 
 
 class SiteInfo:
@@ -205,6 +219,8 @@ class Client:
             raise MessageTypeError(f"cookies must be a dict or a CookieJar, not {type(cookies).__name__}")
         if not callable(sleep):
             raise MessageTypeError("sleep must be callable")
+        _check_headers(headers)
+        _check_cookies(cookies)
         self._verify = verify
         self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
         self._cookies = cookies
@@ -441,13 +457,18 @@ class Client:
         with deadline:
             deadline.track_anew()
             try:
-                return step()
+                result = step()
             except Chatgpt4oError as exc:
                 if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
                     raise self._timeout_error() from None
                 raise
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise self._translate(exc, deadline) from None
+            if deadline.fired:
+                # The watchdog shut the socket: a body read to its "end" (a
+                # read-until-close answer) is cut short, not complete.
+                raise self._timeout_error()
+            return result
 
     def _timeout_error(self) -> APITimeoutError:
         return APITimeoutError(
@@ -513,7 +534,11 @@ class Client:
 
     # -- public API -------------------------------------------------------
 
-    def _prompt(self, messages: Messages, model: str | None, kwargs: Mapping[str, Any]) -> str:
+    def _prompt(
+        self, messages: Messages, model: str | None, kwargs: Mapping[str, Any], timeout: float | None = None,
+    ) -> str:
+        if timeout is not None:
+            _config.check_timeout(timeout)
         if kwargs:
             raise MessageTypeError(
                 f"unexpected keyword argument(s): {', '.join(sorted(kwargs))} "
@@ -562,7 +587,7 @@ class Client:
         closing the iterator) closes the response. Input is checked when this
         is called, before any I/O; network errors surface while iterating.
         """
-        prompt = self._prompt(messages, model, kwargs)
+        prompt = self._prompt(messages, model, kwargs, timeout)
         return self._stream(prompt, history=(), client_id=self._client_id, session=None, timeout=timeout)
 
     def _stream(
@@ -589,6 +614,9 @@ class Client:
                 with deadline:
                     try:
                         yield from wire.iter_stream_text(_iter_raw(result), self._redact)
+                        if deadline.fired:
+                            # EOF because the watchdog shut the socket, not the site's end.
+                            raise self._timeout_error()
                     except Chatgpt4oError as exc:
                         if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
                             raise self._timeout_error() from None
@@ -620,7 +648,7 @@ class Client:
         self, messages: Messages, model: str | None = None, *, timeout: float | None = None, **kwargs: Any
     ) -> AsyncIterator[str]:
         """:meth:`stream` for asyncio: an async iterator fed from a worker thread."""
-        prompt = self._prompt(messages, model, kwargs)
+        prompt = self._prompt(messages, model, kwargs, timeout)
         return self._aiter(self._stream(prompt, history=(), client_id=self._client_id, session=None, timeout=timeout))
 
     async def _run_in_pool(self, call: Callable[[], T]) -> T:
@@ -701,6 +729,8 @@ class Client:
 
             answers = client.ask_many(["Hi", "Bonjour", "Hola"], concurrency=3)
         """
+        if timeout is not None:
+            _config.check_timeout(timeout)
         checked = self._prompts(prompts, concurrency)
         report = _progress_reporter(progress, len(checked))
         results: list[str | Chatgpt4oError] = [""] * len(checked)
@@ -740,6 +770,8 @@ class Client:
         """:meth:`ask_many` for asyncio; the asks run in the client's worker pool."""
         import asyncio
 
+        if timeout is not None:
+            _config.check_timeout(timeout)
         checked = self._prompts(prompts, concurrency)
         gate = asyncio.Semaphore(concurrency)
 
@@ -803,6 +835,31 @@ def _root_cause(exc: BaseException) -> str:
     text = str(exc)
     # urllib3 prefixes "HTTPConnection(host=..., port=...): "; the URL is said elsewhere.
     return re.sub(r"^\w*(?:Connection|Pool)\(host=[^)]*\): ", "", text)
+
+
+_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _check_headers(headers: Mapping[str, str] | None) -> None:
+    """Header names must be HTTP tokens and values free of CR, LF and other controls."""
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _TOKEN_RE.match(name):
+            raise InvalidConfigError(f"header name {name!r} is not a valid HTTP header name")
+        if _BAD_VALUE_RE.search(str(value)):
+            raise InvalidConfigError(f"the value of header {name!r} contains a line break or control character")
+
+
+def _check_cookies(cookies: CookiesArg) -> None:
+    """Cookie names must be tokens and values free of controls, ``;`` and ``,``."""
+    if not isinstance(cookies, Mapping):
+        return
+    for name, value in cookies.items():
+        if not isinstance(name, str) or not _TOKEN_RE.match(name):
+            raise InvalidConfigError(f"cookie name {name!r} is not a valid cookie name")
+        if _BAD_VALUE_RE.search(str(value)) or ";" in str(value):
+            # the value itself is a secret: not shown
+            raise InvalidConfigError(f"the value of cookie {name!r} contains a line break, ';' or a control character")
 
 
 def _progress_reporter(progress: bool | Callable[[int, int], None], total: int) -> Callable[[int], None]:

@@ -83,6 +83,11 @@ def build_form(
         {"id": item.get("id", ""), "text": encode_history_text(str(item.get("text", "")))}
         for item in [*history, {"id": "", "text": f"Human: {message}"}]
     ]
+    if tokens.memory_limit:
+        # The page's script keeps only the last data-memory-limit items; the
+        # server trusts what it gets. Trimmed here, with the tokens actually
+        # sent, so a history restored before the page was read obeys it too.
+        turns = turns[-tokens.memory_limit :]
     if tokens.sanitizes_messages:
         message = encode_message(message)
     return [
@@ -123,7 +128,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def _excerpt(body: bytes, redact: Redact) -> str:
     text = body[: EXCERPT * 4].decode("utf-8", "replace")
     text = re.sub(r"\s+", " ", text).strip()
-    return redact(text[:EXCERPT])
+    # Redact first: a secret across the cut would otherwise show in part.
+    return redact(text)[:EXCERPT]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -293,7 +299,7 @@ def decode_json_body(body: bytes, redact: Redact = _same) -> Any:
         text = text[start:]
     try:
         value, end = json.JSONDecoder().raw_decode(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise MalformedResponseError("the reply is not valid JSON", excerpt=_excerpt(body, redact)) from None
     if text[end:].strip():
         raise MalformedResponseError("the reply has text after its JSON", excerpt=_excerpt(body, redact))
@@ -337,11 +343,20 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._pending: list[bytes] = []  # pieces of one unfinished line, joined once it ends
         self._event = ""
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return the events they complete."""
+        if b"\n" not in chunk and b"\r" not in chunk and not self._buffer.endswith(b"\r"):
+            # Still inside one line: keep the piece, do not re-join or re-scan the buffer
+            # (a line that never ends would otherwise cost quadratic time).
+            self._pending.append(chunk)
+            return []
+        if self._pending:
+            self._buffer += b"".join(self._pending)
+            self._pending = []
         data = self._buffer + chunk
         # A trailing "\r" may be the first half of a "\r\n": hold it back.
         hold = data.endswith(b"\r")
@@ -355,6 +370,9 @@ class SSEDecoder:
     def close(self) -> list[SSEEvent]:
         """Flush what remains at end of stream (an event without a blank line after it)."""
         events: list[SSEEvent] = []
+        if self._pending:
+            self._buffer += b"".join(self._pending)
+            self._pending = []
         if self._buffer.rstrip(b"\r"):
             self._line(self._buffer.rstrip(b"\r").decode("utf-8", "replace"), events)
         self._buffer = b""
@@ -389,6 +407,8 @@ def _event_text(event: SSEEvent, redact: Redact) -> tuple[str | None, bool, bool
         return None, True, True
     try:
         payload = json.loads(data)
+    except RecursionError:
+        raise MalformedResponseError("an event in the reply stream is nested too deeply", excerpt=redact(data[:EXCERPT])) from None
     except ValueError:
         # The plugin writes upstream error words into JSON without escaping them.
         match = _WORD_RE.match(data)
