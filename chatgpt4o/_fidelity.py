@@ -15,7 +15,8 @@ is as close as possible to what the user wrote:
 * a newline becomes U+2028 LINE SEPARATOR, and each space after the first of
   a run becomes U+00A0 NO-BREAK SPACE, so line breaks and indentation keep
   a visible trace (the site's collapsing rule matches only ASCII white
-  space); a tab becomes four such spaces;
+  space); a tab becomes four such spaces; spaces at the very start or end
+  all become U+00A0, since the site trims ASCII white space there;
 * ``%`` before two hex digits gets U+2060 WORD JOINER after it, an invisible
   character the percent rule does not match.
 
@@ -46,6 +47,7 @@ __all__ = ["encode_history_text", "encode_message"]
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _PERCENT = re.compile(r"%(?=[0-9A-Fa-f]{2})")
 _SPACE_RUN = re.compile(r" {2,}")
+_EDGE_SPACES = re.compile(r"^ +| +$")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
@@ -59,6 +61,8 @@ def encode_message(message: str) -> str:
         message = message.replace("\t", "    ")
     if "\n" in message or "\r" in message:
         message = _NEWLINE.sub("\u2028", message)
+    if message.startswith(" ") or message.endswith(" "):
+        message = _EDGE_SPACES.sub(lambda m: "\u00a0" * len(m.group(0)), message)
     if "  " in message:
         message = _SPACE_RUN.sub(lambda m: " " + "\u00a0" * (len(m.group(0)) - 1), message)
     return message
