@@ -406,7 +406,7 @@ class Client:
                 body = _read_capped(response, _config.MAX_PAGE_BYTES)
             finally:
                 response.close()
-            html = body.decode(response.encoding or "utf-8", "replace")
+            html = body.decode(_charset(response.headers.get("Content-Type", "")), "replace")
             tokens = parse_page(html, url)
             if not _same_site(tokens.ajax_url, url) or urlsplit(tokens.ajax_url).scheme not in ("http", "https"):
                 # Never post the nonce and cookies to a host the user did not name.
@@ -874,6 +874,22 @@ def _progress_reporter(progress: bool | Callable[[int, int], None], total: int) 
         sys.stderr.flush()
 
     return report
+
+
+def _charset(content_type: str) -> str:
+    """The charset a Content-Type names, if Python knows it; else UTF-8 (what WordPress sends).
+
+    requests would assume ISO-8859-1 for any text/html without one.
+    """
+    import codecs
+
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    if match:
+        try:
+            return codecs.lookup(match.group(1)).name
+        except LookupError:
+            pass
+    return "utf-8"
 
 
 def _origin(url: str) -> str:

@@ -484,3 +484,20 @@ def test_ca_bundle_from_the_environment_only_when_verify_is_true(monkeypatch: py
         assert c._per_request["verify"] is False
     with Client(BASE, verify="/tmp/mine.pem") as c:
         assert c._per_request["verify"] == "/tmp/mine.pem"
+
+
+@responses.activate
+def test_page_without_a_charset_is_read_as_utf8(client: Client) -> None:
+    html = page(extra='data-ai-name="Grüße 世界"').encode("utf-8")
+    responses.get(BASE + "/", body=html, content_type="text/html")
+    responses.post(AJAX, json=ok("fine"))
+    assert client.ask("x") == "fine"
+
+
+@responses.activate
+def test_page_in_a_declared_charset(client: Client) -> None:
+    html = page(extra='data-url="https://chat.example/caf\xe9"').encode("latin-1")
+    responses.get(BASE + "/", body=html, content_type="text/html; charset=ISO-8859-1")
+    responses.post(AJAX, json=ok("latin"))
+    assert client.ask("x") == "latin"
+    assert form_of(responses.calls[1].request)["url"] == "https://chat.example/caf\xe9"
