@@ -12,6 +12,7 @@ next to nothing.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.ssl_ import create_urllib3_context
 
 __all__ = ["Deadline", "PooledAdapter"]
 
@@ -170,9 +172,18 @@ class PooledAdapter(HTTPAdapter):
     It never retries by itself (the client's policy does), and its pool holds
     ``pool_maxsize`` kept-alive connections per host: size it to the
     concurrency offered, since urllib3 discards connections beyond it.
+
+    TLS: requests hands urllib3 the CA bundle's *path*, and urllib3 then
+    builds a fresh SSLContext and parses the bundle for every new connection
+    (about 60 ms for certifi's ~120 certificates, holding the GIL), so a
+    burst of 64 new connections spent seconds parsing PEM. Here one context
+    per CA setting is built once and shared by every connection; urllib3
+    still checks the certificate and the host name on each.
     """
 
     def __init__(self, pool_maxsize: int) -> None:
+        self._contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+        self._contexts_lock = threading.Lock()
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -183,3 +194,35 @@ class PooledAdapter(HTTPAdapter):
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = _POOLS
         return manager
+
+    def build_connection_pool_key_attributes(
+        self, request: Any, verify: bool | str, cert: Any = None
+    ) -> Any:
+        host_params, base_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        pool_kwargs: dict[str, Any] = dict(base_kwargs)
+        if host_params.get("scheme") == "https" and verify is not False and cert is None:
+            ca_file = pool_kwargs.pop("ca_certs", None)
+            ca_dir = pool_kwargs.pop("ca_cert_dir", None)
+            pool_kwargs["ssl_context"] = self._context_for(ca_file, ca_dir)
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if getattr(conn, "conn_kw", {}).get("ssl_context") is not None:
+            # The shared context already trusts the CA: a path here would make
+            # urllib3 parse the bundle again for every connection.
+            conn.ca_certs = conn.ca_cert_dir = None
+
+    def _context_for(self, ca_file: str | None, ca_dir: str | None) -> ssl.SSLContext:
+        key = (ca_file, ca_dir)
+        with self._contexts_lock:
+            context = self._contexts.get(key)
+            if context is None:
+                context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                if ca_file is None and ca_dir is None:
+                    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+                    ca_file = DEFAULT_CA_BUNDLE_PATH
+                context.load_verify_locations(cafile=ca_file, capath=ca_dir)
+                self._contexts[key] = context
+            return context
