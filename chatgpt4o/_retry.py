@@ -42,6 +42,8 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 30.0
 STALE_NONCE_RETRIES = 1
+# Jitter only: no need for a freshly seeded generator per call.
+_JITTER = random.Random()
 
 
 def _transient(exc: BaseException) -> bool:
@@ -111,7 +113,7 @@ def call_with_retries(
     """Run ``fn`` under the policy above and return its result."""
     import tenacity  # imported on first use: it pulls in asyncio
 
-    policy = _Policy(max_retries, deadline, clock, rng or random.Random())
+    policy = _Policy(max_retries, deadline, clock, rng or _JITTER)
     retrying = tenacity.Retrying(
         retry=policy.should_retry,
         stop=policy.stop,

@@ -194,7 +194,17 @@ def _chat_boxes_slow(html: str) -> list[dict[str, Any]]:
     return [dict(el.attrs) for el in soup.find_all(True) if _is_chat_box(el.attrs)]
 
 
+_PARAM_RE = {
+    key: re.compile('"' + key + r'"\s*:\s*"((?:[^"\\]|\\.)*)"') for key in ("ajax_url", "search_nonce")
+}
+
+
 def _wpaicg_params(html: str, near: int = 0) -> dict[str, Any]:
+    """``ajax_url`` and ``search_nonce`` of the inline ``var wpaicgParams = {...}``.
+
+    The object also carries the plugin's translations (several KB); only the
+    two strings are read, each decoded as the JSON string it is.
+    """
     # WordPress prints the localized script after the content, so look after
     # the chat box first.
     start = html.find("wpaicgParams", near)
@@ -203,11 +213,17 @@ def _wpaicg_params(html: str, near: int = 0) -> dict[str, Any]:
     match = _PARAMS_RE.match(html, start) if start >= 0 else None
     if match is None:
         return {}
-    try:
-        value, _ = json.JSONDecoder().raw_decode(html, match.end())
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    end = html.find("</script>", match.end())
+    scope = html[match.end() : end if end >= 0 else len(html)]
+    found: dict[str, Any] = {}
+    for key, pattern in _PARAM_RE.items():
+        value = pattern.search(scope)
+        if value is not None:
+            try:
+                found[key] = json.loads(f'"{value.group(1)}"')
+            except ValueError:
+                continue
+    return found
 
 
 def _text(attrs: dict[str, Any], name: str) -> str | None:
