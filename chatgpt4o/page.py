@@ -138,9 +138,9 @@ def _attrs_of(tag: str) -> dict[str, Any] | None:
     if name_end is None:
         return None
     kept = [
-        match.group(0)
-        for match in _ATTR_RE.finditer(tag, name_end.end(), len(tag) - 1)
-        if match.group(1).lower() in _WANTED
+        f"{name}={value}" if value else name
+        for name, value in _ATTR_RE.findall(tag, name_end.end(), len(tag) - 1)
+        if name.lower() in _WANTED
     ]
     soup = BeautifulSoup("<div " + " ".join(kept) + ">", "html.parser")
     element = soup.find(True)
@@ -166,8 +166,8 @@ def _rank(attrs: dict[str, Any]) -> int:
     return 1
 
 
-def _chat_boxes_fast(html: str) -> tuple[list[dict[str, Any]], int]:
-    """Chat boxes found by string search, and where the search stopped.
+def _chat_boxes_fast(html: str) -> list[dict[str, Any]]:
+    """Chat boxes found by string search.
 
     Tags with a data-nonce are few; only those naming a wpaicg chat class are
     parsed. The first shortcode box ends the search: it is the one used.
@@ -179,12 +179,12 @@ def _chat_boxes_fast(html: str) -> tuple[list[dict[str, Any]], int]:
         if tag is not None and _SHORTCODE_CLASS in tag:
             attrs = _attrs_of(tag)
             if attrs is not None and _is_chat_box(attrs) and _rank(attrs) == 0:
-                return [attrs], pos
+                return [attrs]
         elif tag is not None and _WIDGET_CLASS in tag:
             widgets.append(tag)
         pos = html.find("data-nonce", pos + 10)
     boxes = [attrs for attrs in map(_attrs_of, widgets) if attrs is not None and _is_chat_box(attrs)]
-    return boxes, 0
+    return boxes
 
 
 def _chat_boxes_slow(html: str) -> list[dict[str, Any]]:
@@ -199,20 +199,22 @@ _PARAM_RE = {
 }
 
 
-def _wpaicg_params(html: str, near: int = 0) -> dict[str, Any]:
+def _wpaicg_params(html: str) -> dict[str, Any]:
     """``ajax_url`` and ``search_nonce`` of the inline ``var wpaicgParams = {...}``.
 
     The object also carries the plugin's translations (several KB); only the
     two strings are read, each decoded as the JSON string it is.
     """
-    # WordPress prints the localized script after the content, so look after
-    # the chat box first.
-    start = html.find("wpaicgParams", near)
-    if start < 0 and near:
-        start = html.find("wpaicgParams", 0, near)
-    match = _PARAMS_RE.match(html, start) if start >= 0 else None
-    if match is None:
-        return {}
+    # WordPress prints the localized script among the footer scripts, so the
+    # search runs backwards from the end; usages of wpaicgParams in later
+    # scripts are skipped until the definition.
+    match = None
+    start = len(html)
+    while match is None:
+        start = html.rfind("wpaicgParams", 0, start)
+        if start < 0:
+            return {}
+        match = _PARAMS_RE.match(html, start)
     end = html.find("</script>", match.end())
     scope = html[match.end() : end if end >= 0 else len(html)]
     found: dict[str, Any] = {}
@@ -258,10 +260,10 @@ def parse_page(html: str, page_url: str) -> ChatTokens:
             nonce (``data-nonce``, else ``wpaicgParams.search_nonce``). The
             message names what is missing and the page.
     """
-    boxes, box_at = _chat_boxes_fast(html)
+    boxes = _chat_boxes_fast(html)
     if not boxes and len(html) <= _FALLBACK_LIMIT and (_SHORTCODE_CLASS in html or _WIDGET_CLASS in html):
         boxes = _chat_boxes_slow(html)
-    params = _wpaicg_params(html, box_at)
+    params = _wpaicg_params(html)
     box = min(boxes, key=_rank) if boxes else {}
 
     nonce = _text(box, "data-nonce") or (str(params.get("search_nonce") or "").strip() or None)
