@@ -71,3 +71,20 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def homepage_html() -> str:
     return (FIXTURES / "homepage.html").read_text(encoding="utf-8")
+
+
+#: The plugin eras that still have the legacy chat endpoint, and the two ways a site answers.
+ERAS = ["1.8.79", "1.8.91", "1.8.96"]
+STREAMS = [pytest.param(False, id="json"), pytest.param(True, id="sse")]
+
+
+@pytest.fixture(params=ERAS)
+def era(request: pytest.FixtureRequest) -> str:
+    """Each plugin era with the legacy chat endpoint, in turn."""
+    return str(request.param)
+
+
+@pytest.fixture(params=STREAMS)
+def stream(request: pytest.FixtureRequest) -> bool:
+    """The site's stream setting off (JSON answers), then on (SSE)."""
+    return bool(request.param)

@@ -15,25 +15,16 @@ from chatgpt4o import Client, SiteInfo
 from chatgpt4o import exceptions as e
 from chatgpt4o.emulator import Emulator
 
+from .conftest import STREAMS
+
 pytestmark = pytest.mark.integration
 
-ERAS = ["1.8.79", "1.8.91", "1.8.96"]
-STREAMS = [pytest.param(False, id="json"), pytest.param(True, id="sse")]
 EXTRAS = [pytest.param(False, id="plain-page"), pytest.param(True, id="decoy-boxes")]
 WAIT = 10.0
 AJAX_PATH = "/blog/wp-admin/admin-ajax.php"
 INFO_FIELDS = {"page_url", "ajax_url", "post_id", "bot_id", "identity", "has_nonce", "plugin_version", "era",
                "stream", "memory_limit", "sanitizes_messages", "fetch_seconds"}
 
-
-@pytest.fixture(params=ERAS)
-def era(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(params=STREAMS)
-def stream(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
 
 
 @pytest.fixture(params=EXTRAS)

@@ -27,21 +27,10 @@ from chatgpt4o.emulator import Emulator
 
 pytestmark = pytest.mark.integration
 
-ERAS = ["1.8.79", "1.8.91", "1.8.96"]
-STREAMS = [pytest.param(False, id="json"), pytest.param(True, id="sse")]
 LONG = "tell me a story about seven quick foxes jumping over lazy dogs"
 # Bounds that only detect a hang; nothing here is timed.
 WAIT = 10.0
 
-
-@pytest.fixture(params=ERAS)
-def era(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(params=STREAMS)
-def stream(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
 
 
 @pytest.fixture
