@@ -148,7 +148,7 @@ BAD_INPUTS: list[Bad] = [
     Bad("ask_many-timeout-negative", lambda c, _: c.ask_many(["ok"], timeout=-1), e.InvalidConfigError, "timeout must be a positive"),
     # --- ask_async()
     Bad("ask_async-empty", lambda c, _: c.ask_async(""), e.InvalidMessagesError, "the prompt is empty"),
-    Bad("ask_async-unknown-model", lambda c, _: c.ask_async("hi", model="claude"), e.UnknownModelError, "unknown model"),
+    Bad("ask_async-unknown-model", lambda c, _: c.ask_async("hi", model="mistral-7b"), e.UnknownModelError, "unknown model"),
     # --- chat()
     Bad("chat-system-int", lambda c, _: c.chat(system=5), e.MessageTypeError, "system must be a str"),
     Bad("chat-ask-empty", lambda c, _: c.chat().ask(""), e.InvalidMessagesError, "the prompt is empty"),
