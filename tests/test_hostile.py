@@ -28,6 +28,8 @@ from chatgpt4o import Client
 from chatgpt4o import exceptions as e
 from chatgpt4o.wire import SSEDecoder
 
+from ._loopback import read_request
+
 #: Memory the client may use while reading one hostile answer (the size caps are 8 MB).
 MEMORY_CAP = 48 * 1024 * 1024
 SLACK = 1.5
@@ -253,22 +255,12 @@ class RawSite:
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(10)
         try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
+            head, _ = read_request(conn)
+            if not head:
+                return
             if head.startswith(b"GET"):
                 conn.sendall(self.page)
                 return
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
-            while len(body) < length:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                body += chunk
             self.posts += 1
             if callable(self.ajax):
                 self.ajax(conn)

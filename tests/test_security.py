@@ -24,6 +24,8 @@ from chatgpt4o import Client, create_async
 from chatgpt4o import exceptions as e
 from chatgpt4o.emulator import Emulator
 
+from ._loopback import read_request
+
 COOKIE = "cfclear-7f3a9c2e1d5b"
 TOKEN = "tok-8e1f0a6b4c2d9"
 PROXY_PASSWORD = "pa55word-q9z"
@@ -213,19 +215,7 @@ class OneShotServer:
                 conn.settimeout(5)
                 if self._context is not None:
                     conn = self._context.wrap_socket(conn, server_side=True)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next((int(x.split(b":")[1]) for x in head.split(b"\r\n") if x.lower().startswith(b"content-length:")), 0)
-                while len(body) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    body += chunk
+                head, body = read_request(conn)
                 request = head + b"\r\n\r\n" + body
                 self.received.append(request)
                 conn.sendall(self._respond(request, len(self.received)))

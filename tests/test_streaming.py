@@ -25,6 +25,8 @@ from chatgpt4o import Chatgpt4o, Client, create_async, create_async_stream
 from chatgpt4o import exceptions as e
 from chatgpt4o.emulator import Emulator
 
+from ._loopback import read_request
+
 pytestmark = pytest.mark.integration
 
 LONG = "tell me a story about seven quick foxes jumping over lazy dogs"
@@ -201,7 +203,7 @@ class ScriptedSite:
                 sock: socket.socket = self.request
                 sock.settimeout(WAIT)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                head, body = _read_request(sock)
+                head, body = read_request(sock)
                 if head.startswith(b"GET "):
                     sock.sendall(_http(200, "text/html; charset=UTF-8", site.page().encode()))
                     return
@@ -240,27 +242,6 @@ class ScriptedSite:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(WAIT)
-
-
-def _read_request(sock: socket.socket) -> tuple[bytes, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        more = sock.recv(65536)
-        if not more:
-            return data, b""
-        data += more
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        more = sock.recv(65536)
-        if not more:
-            break
-        body += more
-    return head, body
 
 
 def _http(status: int, ctype: str, body: bytes) -> bytes:
