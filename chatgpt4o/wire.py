@@ -114,7 +114,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²" and other digits float() refuses.
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

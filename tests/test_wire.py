@@ -269,3 +269,8 @@ def test_response_reader_raises_only_our_errors(status: int, body: bytes, header
         assert isinstance(read_reply(status, headers, body), str)
     except e.Chatgpt4oError:
         pass
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1e3", "-1", "", "  "])
+def test_retry_after_odd_values_are_ignored(value: str) -> None:
+    assert parse_retry_after(value) is None
