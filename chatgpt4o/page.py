@@ -104,17 +104,31 @@ def plugin_era(version: str | None) -> str:
     return "1.7"
 
 
-_TAG_REST = re.compile(r"""(?:[^>"']+|"[^"]*"|'[^']*')*>""")
+_TAG_SPECIAL = re.compile("[>\"']")
 
 
 def _tag_around(html: str, pos: int) -> str | None:
-    """Return the start tag containing ``html[pos]``, honouring quoted values."""
+    """Return the start tag containing ``html[pos]``, honouring quoted values.
+
+    A plain scan from quote to quote, linear in the tag's length whatever the
+    markup (an unclosed quote must not make a regular expression backtrack).
+    """
     start = html.rfind("<", 0, pos)
     if start < 0:
         return None
-    # ``pos`` is an attribute name, outside quotes: match on to the closing '>'.
-    match = _TAG_REST.match(html, pos)
-    return html[start : match.end()] if match else None
+    # ``pos`` is an attribute name, outside quotes: scan on to the closing '>'.
+    i = pos
+    while True:
+        special = _TAG_SPECIAL.search(html, i)
+        if special is None:
+            return None
+        j = special.start()
+        if html[j] == ">":
+            return html[start : j + 1]
+        close = html.find(html[j], j + 1)
+        if close < 0:
+            return None
+        i = close + 1
 
 
 # Every attribute of a start tag, so that quoted values are skipped whole.

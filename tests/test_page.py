@@ -185,3 +185,18 @@ def test_arbitrary_text_gives_tokens_or_our_error(text: str) -> None:
         parse_page(text, URL)
     except TokensNotFoundError:
         pass
+
+
+def test_an_unclosed_quote_in_the_chat_box_does_not_stall_the_reader() -> None:
+    """A hostile page must not make the tag scanner backtrack for ever (run apart, with a bound)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from chatgpt4o.page import parse_page\n"
+        "from chatgpt4o.exceptions import TokensNotFoundError\n"
+        "page = '<div class=\"wpaicg-chat-shortcode\" data-nonce=\"x\" data-post-id=\"1\" data-q=\"' + \"a'\" * 3000\n"
+        "try:\n    parse_page(page, 'http://x/')\nexcept TokensNotFoundError:\n    print('typed error')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "typed error", done.stderr
