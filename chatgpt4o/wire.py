@@ -44,11 +44,14 @@ __all__ = [
     "SSEDecoder",
     "SSEEvent",
     "build_form",
+    "check_status",
+    "decode_json_body",
     "encode_form",
     "is_event_stream",
     "iter_stream_text",
     "parse_retry_after",
     "read_reply",
+    "reply_from_payload",
 ]
 
 ACTION = "wpaicg_chat_shortcode_message"
@@ -471,5 +474,3 @@ def iter_stream_text(chunks: Iterable[bytes], redact: Redact = _same) -> Iterato
     if error_words:
         raise _site_error("".join(error_words).strip(), redact)
 
-
-__all__ += ["check_status", "decode_json_body", "reply_from_payload"]
