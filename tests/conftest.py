@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from chatgpt4o._config import ENV_VARS
+
+# CI runs the property tests on a fixed set of examples: a run that lands must be repeatable,
+# and a shared machine must not turn generation speed into failures. Locally they explore.
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "wpaicg-1.8.96"
 if not FIXTURES.is_dir():  # a checkout with shared/ next to it, or a copy inside tests/
