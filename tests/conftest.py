@@ -98,3 +98,18 @@ def era(request: pytest.FixtureRequest) -> str:
 def stream(request: pytest.FixtureRequest) -> bool:
     """The site's stream setting off (JSON answers), then on (SSE)."""
     return bool(request.param)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the ``summary`` properties tests recorded (the soak's counts) after the run."""
+    lines = [
+        str(value)
+        for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.section("summaries")
+        for line in lines:
+            terminalreporter.line(line)

@@ -182,10 +182,10 @@ def test_predicted_failure_probability_model() -> None:
     assert 0.018 < p < 0.019
 
 
-def test_fault_soak(capsys: pytest.CaptureFixture[str]) -> None:
+def test_fault_soak(record_property: Callable[[str, object], None]) -> None:
     result = run_soak()
-    with capsys.disabled():
-        print("\n[soak] " + result.summary())
+    # Printed in pytest's closing summary (conftest), not in the middle of the progress dots.
+    record_property("summary", "[soak] " + result.summary())
     assert result.lost == [], "every ask returns an answer or raises one typed error"
     assert result.wrong_answers == 0, "answers never cross between callers"
     assert result.hangs == 0, f"asks must end within timeout + {SLACK} s (slowest {result.slowest:.2f} s)"
