@@ -204,3 +204,28 @@ def ca_bundle(verify: bool | str, env: Mapping[str, str] | None = None) -> bool 
     if verify is True:
         return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
     return verify
+
+
+_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_headers(headers: Mapping[str, str] | None) -> None:
+    """Header names must be HTTP tokens and values free of CR, LF and other controls."""
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _TOKEN_RE.match(name):
+            raise InvalidConfigError(f"header name {name!r} is not a valid HTTP header name")
+        if _BAD_VALUE_RE.search(str(value)):
+            raise InvalidConfigError(f"the value of header {name!r} contains a line break or control character")
+
+
+def check_cookies(cookies: object) -> None:
+    """Cookie names must be tokens and values free of controls, ``;`` and ``,``."""
+    if not isinstance(cookies, Mapping):
+        return
+    for name, value in cookies.items():
+        if not isinstance(name, str) or not _TOKEN_RE.match(name):
+            raise InvalidConfigError(f"cookie name {name!r} is not a valid cookie name")
+        if _BAD_VALUE_RE.search(str(value)) or ";" in str(value):
+            # the value itself is a secret: not shown
+            raise InvalidConfigError(f"the value of cookie {name!r} contains a line break, ';' or a control character")
