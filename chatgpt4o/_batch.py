@@ -6,7 +6,9 @@ import concurrent.futures
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ._config import Settings, check_timeout
 from .exceptions import (
     Chatgpt4oError,
     InvalidConfigError,
@@ -15,7 +17,7 @@ from .exceptions import (
 )
 from .messages import Messages, format_prompt
 
-__all__ = ["ask_many", "ask_many_async", "check_prompts"]
+__all__ = ["Batching", "check_prompts"]
 
 Results = list[str | Chatgpt4oError]
 
@@ -62,7 +64,7 @@ def _progress_reporter(progress: bool | Callable[[int, int], None], total: int) 
     return report
 
 
-def ask_many(
+def _ask_all(
     ask: Callable[[str], str], checked: Sequence[str], *, concurrency: int, return_exceptions: bool,
     progress: bool | Callable[[int, int], None],
 ) -> Results:
@@ -88,7 +90,7 @@ def ask_many(
     return _finish(results, return_exceptions)
 
 
-async def ask_many_async(
+async def _ask_all_async(
     ask: Callable[[str], Awaitable[str]], checked: Sequence[str], *, concurrency: int, return_exceptions: bool,
 ) -> Results:
     """``await ask`` every checked prompt, ``concurrency`` at a time."""
@@ -104,3 +106,68 @@ async def ask_many_async(
                 return exc
 
     return _finish(list(await asyncio.gather(*(one(p) for p in checked))), return_exceptions)
+
+
+class Batching:
+    """:meth:`ask_many` and :meth:`ask_many_async`, on top of a client's ``ask``/``ask_async``."""
+
+    if TYPE_CHECKING:
+        _settings: Settings
+
+        def ask(self, messages: Messages, model: str | None = None, *, timeout: float | None = None,
+                **kwargs: Any) -> str: ...
+
+        async def ask_async(self, messages: Messages, model: str | None = None, *, timeout: float | None = None,
+                            **kwargs: Any) -> str: ...
+
+    def ask_many(
+        self,
+        prompts: Iterable[Messages],
+        *,
+        concurrency: int = 8,
+        timeout: float | None = None,
+        return_exceptions: bool = True,
+        progress: bool | Callable[[int, int], None] = False,
+    ) -> Results:
+        """Ask many prompts, ``concurrency`` at a time; answers come back in input order.
+
+        Every prompt is checked before any I/O. A prompt that fails does not
+        lose the others: its place in the list holds the exception (or, with
+        ``return_exceptions=False``, the first failure is raised once all
+        asks have ended).
+
+        Args:
+            prompts: strings or message lists, as for :meth:`ask`.
+            concurrency: asks in flight at once (at most ``max_concurrency``).
+            timeout: per ask, as for :meth:`ask`.
+            progress: ``True`` prints ``done/total`` on stderr when it is a
+                terminal; a callable gets ``(done, total)`` after each ask.
+
+        Example::
+
+            answers = client.ask_many(["Hi", "Bonjour", "Hola"], concurrency=3)
+        """
+        if timeout is not None:
+            check_timeout(timeout)
+        checked = check_prompts(prompts, concurrency, self._settings.max_concurrency)
+        return _ask_all(
+            lambda prompt: self.ask(prompt, timeout=timeout), checked, concurrency=concurrency,
+            return_exceptions=return_exceptions, progress=progress,
+        )
+
+    async def ask_many_async(
+        self,
+        prompts: Iterable[Messages],
+        *,
+        concurrency: int = 8,
+        timeout: float | None = None,
+        return_exceptions: bool = True,
+    ) -> Results:
+        """:meth:`ask_many` for asyncio; the asks run in the client's worker pool."""
+        if timeout is not None:
+            check_timeout(timeout)
+        checked = check_prompts(prompts, concurrency, self._settings.max_concurrency)
+        return await _ask_all_async(
+            lambda prompt: self.ask_async(prompt, timeout=timeout), checked, concurrency=concurrency,
+            return_exceptions=return_exceptions,
+        )

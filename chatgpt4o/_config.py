@@ -229,3 +229,17 @@ def check_cookies(cookies: object) -> None:
         if _BAD_VALUE_RE.search(str(value)) or ";" in str(value):
             # the value itself is a secret: not shown
             raise InvalidConfigError(f"the value of cookie {name!r} contains a line break, ';' or a control character")
+
+
+def secrets_of(proxy: str | None, cookies: object) -> tuple[str, ...]:
+    """What the caller gave that must never show: proxy credentials, cookie values."""
+    from http.cookiejar import CookieJar
+
+    found: list[str] = []
+    if proxy:
+        found += url_secrets(proxy)
+    if isinstance(cookies, Mapping):
+        found += [str(v) for v in cookies.values()]
+    elif isinstance(cookies, CookieJar):
+        found += [c.value for c in cookies if c.value]
+    return tuple(s for s in found if len(s) >= 4)

@@ -309,6 +309,26 @@ class Transport:
                 self._url_cache[url] = prepared
         return prepared
 
+    def iter_body(
+        self, response: requests.Response, deadline: Deadline, read: Callable[[Iterator[bytes]], Iterator[str]],
+    ) -> Iterator[str]:
+        """The pieces ``read`` finds in a streamed body, under the ask's deadline; closes the response."""
+        try:
+            with deadline:
+                try:
+                    yield from read(iter_raw(response))
+                    if deadline.fired:
+                        # EOF because the watchdog shut the socket, not the site's end.
+                        raise self.timeout_error()
+                except Chatgpt4oError as exc:
+                    if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
+                        raise self.timeout_error() from None
+                    raise
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    raise self.translate(exc, deadline) from None
+        finally:
+            response.close()
+
     # -- errors -----------------------------------------------------------
 
     def guarded(self, deadline: Deadline, step: Callable[[], T]) -> T:

@@ -17,28 +17,26 @@ import time
 from collections.abc import (
     AsyncIterator,
     Callable,
-    Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
 from http.cookiejar import CookieJar
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from . import _batch, _config, protocols
-from ._http import CookiesArg, Transport, iter_raw, read_capped, same_site
+from . import _config, protocols
+from ._batch import Batching
+from ._http import CookiesArg, Transport, read_capped, same_site
 from ._pool import WorkerPool
+from ._results import ChatSession, SiteInfo
 from ._retry import call_with_retries
-from ._siteinfo import SiteInfo
 from ._transport import Deadline
 from .exceptions import (
-    APIConnectionError,
     APITimeoutError,
     Chatgpt4oError,
-    MalformedResponseError,
     MessageTypeError,
     NonceExpiredError,
 )
@@ -49,8 +47,6 @@ from .protocols.wpaicg import ChatTokens, new_client_id
 from .sse import is_event_stream
 
 if TYPE_CHECKING:
-    import os
-
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
 
 __all__ = ["ChatSession", "Client", "SiteInfo"]
@@ -59,23 +55,7 @@ log = logging.getLogger("chatgpt4o")
 T = TypeVar("T")
 
 
-class ChatSession(Protocol):
-    """What :meth:`Client.chat` returns: a :class:`~chatgpt4o.Conversation`."""
-
-    client_id: str
-    history: list[dict[str, Any]]
-    system: str | None
-
-    def ask(self, message: str, *, timeout: float | None = None) -> str: ...
-    def stream(self, message: str, *, timeout: float | None = None) -> Iterator[str]: ...
-    async def ask_async(self, message: str, *, timeout: float | None = None) -> str: ...
-    def reset(self) -> None: ...
-    def to_dict(self) -> dict[str, Any]: ...
-    def to_json(self) -> str: ...
-    def save(self, path: str | os.PathLike[str]) -> None: ...
-
-
-class Client:
+class Client(Batching):
     """A client for one wpaicg chat site.
 
     Example::
@@ -156,7 +136,7 @@ class Client:
         self._cookies = cookies
         self._sleep = sleep
         self._owns_session = session is None
-        self._secrets: tuple[str, ...] = self._initial_secrets()
+        self._secrets: tuple[str, ...] = _config.secrets_of(self._settings.proxy, cookies)
         self._nonces: tuple[str, ...] = ()
         self._http = Transport(
             self._settings, verify=verify, headers=self._headers, cookies=cookies, session=session,
@@ -212,16 +192,6 @@ class Client:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
-
-    def _initial_secrets(self) -> tuple[str, ...]:
-        found: list[str] = []
-        if self._settings.proxy:
-            found += _config.url_secrets(self._settings.proxy)
-        if isinstance(self._cookies, Mapping):
-            found += [str(v) for v in self._cookies.values()]
-        elif isinstance(self._cookies, CookieJar):
-            found += [c.value for c in self._cookies if c.value]
-        return tuple(s for s in found if len(s) >= 4)
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets + self._nonces:
@@ -421,23 +391,8 @@ class Client:
             if isinstance(result, str):
                 yield result
                 return
-            deadline: Deadline = opened["deadline"]
             generation: Generation = opened["generation"]
-            try:
-                with deadline:
-                    try:
-                        yield from generation.iter_text(iter_raw(result), self._redact)
-                        if deadline.fired:
-                            # EOF because the watchdog shut the socket, not the site's end.
-                            raise self._http.timeout_error()
-                    except Chatgpt4oError as exc:
-                        if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
-                            raise self._http.timeout_error() from None
-                        raise
-                    except (requests.RequestException, OSError) as exc:
-                        raise self._http.translate(exc, deadline) from None
-            finally:
-                result.close()
+            yield from self._http.iter_body(result, opened["deadline"], lambda chunks: generation.iter_text(chunks, self._redact))
 
         return generate()
 
@@ -464,63 +419,6 @@ class Client:
         prompt = self._prompt(messages, model, kwargs, timeout)
         return self._pool.aiter(
             self._stream(prompt, history=(), client_id=self._client_id, session=None, timeout=timeout)
-        )
-
-    def ask_many(
-        self,
-        prompts: Iterable[Messages],
-        *,
-        concurrency: int = 8,
-        timeout: float | None = None,
-        return_exceptions: bool = True,
-        progress: bool | Callable[[int, int], None] = False,
-    ) -> list[str | Chatgpt4oError]:
-        """Ask many prompts, ``concurrency`` at a time; answers come back in input order.
-
-        Every prompt is checked before any I/O. A prompt that fails does not
-        lose the others: its place in the list holds the exception (or, with
-        ``return_exceptions=False``, the first failure is raised once all
-        asks have ended).
-
-        Args:
-            prompts: strings or message lists, as for :meth:`ask`.
-            concurrency: asks in flight at once (at most ``max_concurrency``).
-            timeout: per ask, as for :meth:`ask`.
-            progress: ``True`` prints ``done/total`` on stderr when it is a
-                terminal; a callable gets ``(done, total)`` after each ask.
-
-        Example::
-
-            answers = client.ask_many(["Hi", "Bonjour", "Hola"], concurrency=3)
-        """
-        if timeout is not None:
-            _config.check_timeout(timeout)
-        checked = _batch.check_prompts(prompts, concurrency, self._settings.max_concurrency)
-
-        def ask(prompt: str) -> str:
-            return self._exchange(
-                prompt, history=(), client_id=self._client_id, session=None, timeout=timeout, reader=self._read_reply,
-            )
-
-        return _batch.ask_many(
-            ask, checked, concurrency=concurrency, return_exceptions=return_exceptions, progress=progress,
-        )
-
-    async def ask_many_async(
-        self,
-        prompts: Iterable[Messages],
-        *,
-        concurrency: int = 8,
-        timeout: float | None = None,
-        return_exceptions: bool = True,
-    ) -> list[str | Chatgpt4oError]:
-        """:meth:`ask_many` for asyncio; the asks run in the client's worker pool."""
-        if timeout is not None:
-            _config.check_timeout(timeout)
-        checked = _batch.check_prompts(prompts, concurrency, self._settings.max_concurrency)
-        return await _batch.ask_many_async(
-            lambda prompt: self.ask_async(prompt, timeout=timeout), checked, concurrency=concurrency,
-            return_exceptions=return_exceptions,
         )
 
     def inspect(self, *, timeout: float | None = None) -> SiteInfo:

@@ -1,12 +1,14 @@
-"""What :meth:`chatgpt4o.Client.inspect` reports about a site."""
+"""What a client hands out besides text: :class:`SiteInfo` (``inspect``) and :class:`ChatSession` (``chat``)."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from .protocols.wpaicg import ChatTokens
 
-__all__ = ["SiteInfo"]
+__all__ = ["ChatSession", "SiteInfo"]
 
 
 class SiteInfo:
@@ -57,3 +59,19 @@ class SiteInfo:
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
         return f"SiteInfo({fields})"
+
+
+class ChatSession(Protocol):
+    """What :meth:`Client.chat` returns: a :class:`~chatgpt4o.Conversation`."""
+
+    client_id: str
+    history: list[dict[str, Any]]
+    system: str | None
+
+    def ask(self, message: str, *, timeout: float | None = None) -> str: ...
+    def stream(self, message: str, *, timeout: float | None = None) -> Iterator[str]: ...
+    async def ask_async(self, message: str, *, timeout: float | None = None) -> str: ...
+    def reset(self) -> None: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+    def save(self, path: str | os.PathLike[str]) -> None: ...
