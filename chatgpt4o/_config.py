@@ -243,3 +243,19 @@ def secrets_of(proxy: str | None, cookies: object) -> tuple[str, ...]:
     elif isinstance(cookies, CookieJar):
         found += [c.value for c in cookies if c.value]
     return tuple(s for s in found if len(s) >= 4)
+
+
+def check_arguments(*, verify: object, headers: object, cookies: object, sleep: object) -> None:
+    """The types and contents of the client's keywords, before any I/O."""
+    from http.cookiejar import CookieJar
+
+    if not isinstance(verify, (bool, str)):
+        raise MessageTypeError(f"verify must be a bool or a CA bundle path, not {type(verify).__name__}")
+    if headers is not None and not isinstance(headers, Mapping):
+        raise MessageTypeError(f"headers must be a mapping, not {type(headers).__name__}")
+    if cookies is not None and not isinstance(cookies, (Mapping, CookieJar)):
+        raise MessageTypeError(f"cookies must be a dict or a CookieJar, not {type(cookies).__name__}")
+    if not callable(sleep):
+        raise MessageTypeError("sleep must be callable")
+    check_headers(headers)
+    check_cookies(cookies)

@@ -9,6 +9,7 @@ the package's own.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import re
@@ -314,18 +315,11 @@ class Transport:
     ) -> Iterator[str]:
         """The pieces ``read`` finds in a streamed body, under the ask's deadline; closes the response."""
         try:
-            with deadline:
-                try:
-                    yield from read(iter_raw(response))
-                    if deadline.fired:
-                        # EOF because the watchdog shut the socket, not the site's end.
-                        raise self.timeout_error()
-                except Chatgpt4oError as exc:
-                    if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
-                        raise self.timeout_error() from None
-                    raise
-                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    raise self.translate(exc, deadline) from None
+            with deadline, self._errors(deadline):
+                yield from read(iter_raw(response))
+                if deadline.fired:
+                    # EOF because the watchdog shut the socket, not the site's end.
+                    raise self.timeout_error()
         finally:
             response.close()
 
@@ -333,21 +327,26 @@ class Transport:
 
     def guarded(self, deadline: Deadline, step: Callable[[], T]) -> T:
         """Run one attempt under the deadline; turn transport errors into ours."""
-        with deadline:
+        with deadline, self._errors(deadline):
             deadline.track_anew()
-            try:
-                result = step()
-            except Chatgpt4oError as exc:
-                if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
-                    raise self.timeout_error() from None
-                raise
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                raise self.translate(exc, deadline) from None
+            result = step()
             if deadline.fired:
                 # The watchdog shut the socket: a body read to its "end" (a
                 # read-until-close answer) is cut short, not complete.
                 raise self.timeout_error()
             return result
+
+    @contextlib.contextmanager
+    def _errors(self, deadline: Deadline) -> Iterator[None]:
+        """Transport errors as ours; a failure caused by the watchdog as the timeout it is."""
+        try:
+            yield
+        except Chatgpt4oError as exc:
+            if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
+                raise self.timeout_error() from None
+            raise
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.translate(exc, deadline) from None
 
     def timeout_error(self) -> APITimeoutError:
         return APITimeoutError(

@@ -40,8 +40,8 @@ from .exceptions import (
     MessageTypeError,
     NonceExpiredError,
 )
-from .messages import Messages, format_prompt
-from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS, resolve_model
+from .messages import Messages, checked_prompt
+from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS
 from .protocols.base import Generation, Site
 from .protocols.wpaicg import ChatTokens, new_client_id
 from .sse import is_event_stream
@@ -119,18 +119,9 @@ class Client(Batching):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = _config.resolve_settings(base_url, timeout, proxy, max_retries, max_concurrency)
-        if not isinstance(verify, (bool, str)):
-            raise MessageTypeError(f"verify must be a bool or a CA bundle path, not {type(verify).__name__}")
-        if headers is not None and not isinstance(headers, Mapping):
-            raise MessageTypeError(f"headers must be a mapping, not {type(headers).__name__}")
         if session is not None and not isinstance(session, requests.Session):
             raise MessageTypeError(f"session must be a requests.Session, not {type(session).__name__}")
-        if cookies is not None and not isinstance(cookies, (Mapping, CookieJar)):
-            raise MessageTypeError(f"cookies must be a dict or a CookieJar, not {type(cookies).__name__}")
-        if not callable(sleep):
-            raise MessageTypeError("sleep must be callable")
-        _config.check_headers(headers)
-        _config.check_cookies(cookies)
+        _config.check_arguments(verify=verify, headers=headers, cookies=cookies, sleep=sleep)
         self._verify = verify
         self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
         self._cookies = cookies
@@ -319,15 +310,7 @@ class Client(Batching):
     def _prompt(
         self, messages: Messages, model: str | None, kwargs: Mapping[str, Any], timeout: float | None = None,
     ) -> str:
-        if timeout is not None:
-            _config.check_timeout(timeout)
-        if kwargs:
-            raise MessageTypeError(
-                f"unexpected keyword argument(s): {', '.join(sorted(kwargs))} "
-                "(accepted: messages, model, timeout)"
-            )
-        resolve_model(model)
-        return format_prompt(messages)
+        return checked_prompt(messages, model, kwargs, timeout)
 
     def ask(self, messages: Messages, model: str | None = None, *, timeout: float | None = None, **kwargs: Any) -> str:
         """Send ``messages`` to the site and return its answer.
