@@ -254,7 +254,7 @@ def concurrency(report: Report, emu: EmulatorProcess, scheme: str, n: int, laten
 def extraction(report: Report, emu: EmulatorProcess, repeat: int) -> None:
     import requests
 
-    from chatgpt4o.page import parse_page
+    from chatgpt4o.protocols.wpaicg import parse_page
 
     emu.configure(page_size=500_000)
     try:

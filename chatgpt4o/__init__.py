@@ -60,7 +60,8 @@ _EXCEPTIONS = [
 ]
 
 _WHERE: dict[str, str] = {
-    "Client": "client",
+    # Through conversation, which registers itself with Client.chat() on import.
+    "Client": "conversation",
     "SiteInfo": "client",
     "Conversation": "conversation",
     "Chatgpt4o": "aio",

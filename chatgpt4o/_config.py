@@ -204,3 +204,58 @@ def ca_bundle(verify: bool | str, env: Mapping[str, str] | None = None) -> bool 
     if verify is True:
         return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
     return verify
+
+
+_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_headers(headers: Mapping[str, str] | None) -> None:
+    """Header names must be HTTP tokens and values free of CR, LF and other controls."""
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _TOKEN_RE.match(name):
+            raise InvalidConfigError(f"header name {name!r} is not a valid HTTP header name")
+        if _BAD_VALUE_RE.search(str(value)):
+            raise InvalidConfigError(f"the value of header {name!r} contains a line break or control character")
+
+
+def check_cookies(cookies: object) -> None:
+    """Cookie names must be tokens and values free of controls, ``;`` and ``,``."""
+    if not isinstance(cookies, Mapping):
+        return
+    for name, value in cookies.items():
+        if not isinstance(name, str) or not _TOKEN_RE.match(name):
+            raise InvalidConfigError(f"cookie name {name!r} is not a valid cookie name")
+        if _BAD_VALUE_RE.search(str(value)) or ";" in str(value):
+            # the value itself is a secret: not shown
+            raise InvalidConfigError(f"the value of cookie {name!r} contains a line break, ';' or a control character")
+
+
+def secrets_of(proxy: str | None, cookies: object) -> tuple[str, ...]:
+    """What the caller gave that must never show: proxy credentials, cookie values."""
+    from http.cookiejar import CookieJar
+
+    found: list[str] = []
+    if proxy:
+        found += url_secrets(proxy)
+    if isinstance(cookies, Mapping):
+        found += [str(v) for v in cookies.values()]
+    elif isinstance(cookies, CookieJar):
+        found += [c.value for c in cookies if c.value]
+    return tuple(s for s in found if len(s) >= 4)
+
+
+def check_arguments(*, verify: object, headers: object, cookies: object, sleep: object) -> None:
+    """The types and contents of the client's keywords, before any I/O."""
+    from http.cookiejar import CookieJar
+
+    if not isinstance(verify, (bool, str)):
+        raise MessageTypeError(f"verify must be a bool or a CA bundle path, not {type(verify).__name__}")
+    if headers is not None and not isinstance(headers, Mapping):
+        raise MessageTypeError(f"headers must be a mapping, not {type(headers).__name__}")
+    if cookies is not None and not isinstance(cookies, (Mapping, CookieJar)):
+        raise MessageTypeError(f"cookies must be a dict or a CookieJar, not {type(cookies).__name__}")
+    if not callable(sleep):
+        raise MessageTypeError("sleep must be callable")
+    check_headers(headers)
+    check_cookies(cookies)

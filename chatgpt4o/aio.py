@@ -176,7 +176,7 @@ class Chatgpt4o:
     def _mirror(cls, client: Client) -> None:
         tokens = client._tokens
         if tokens is not None:
-            cls._post_id, cls._nonce = tokens.post_id, tokens.nonce
+            cls._post_id, cls._nonce = getattr(tokens, "post_id", ""), tokens.nonce
 
 
 async def create_async(

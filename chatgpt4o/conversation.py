@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .client import Client
 from .exceptions import InvalidMessagesError, MessageTypeError
 from .messages import check_prompt
-
-if TYPE_CHECKING:
-    from .client import Client
+from .protocols.wpaicg import new_client_id
 
 __all__ = ["Conversation"]
 
@@ -52,8 +51,6 @@ class Conversation:
         self, client: Client, *, system: str | None = None, client_id: str | None = None,
         history: list[dict[str, Any]] | None = None,
     ) -> None:
-        from .client import new_client_id
-
         if system is not None and not isinstance(system, str):
             raise MessageTypeError(f"system must be a str, not {type(system).__name__}")
         self._client = client
@@ -61,7 +58,7 @@ class Conversation:
         self.client_id = client_id or new_client_id()
         self.history: list[dict[str, Any]] = list(history or [])
         # Its own cookie jar over the client's connection pool.
-        self._session = client._new_session()
+        self._session = client._http.new_session()
 
     def __repr__(self) -> str:
         return f"Conversation(turns={len(self.history) // 2}, client={self._client!r})"
@@ -75,8 +72,7 @@ class Conversation:
         return message
 
     def _window(self) -> list[dict[str, Any]]:
-        tokens = self._client._tokens
-        limit = (tokens.memory_limit if tokens and tokens.memory_limit else None) or DEFAULT_MEMORY_LIMIT
+        limit = getattr(self._client._tokens, "memory_limit", None) or DEFAULT_MEMORY_LIMIT
         items = list(self.history)
         if self.system:
             items.insert(0, {"id": "", "text": f"Human: {self.system}"})
@@ -122,7 +118,7 @@ class Conversation:
     async def ask_async(self, message: str, *, timeout: float | None = None) -> str:
         """:meth:`ask` for asyncio, in the client's worker pool."""
         message = self._check(message)
-        return await self._client._run_in_pool(lambda: self.ask(message, timeout=timeout))
+        return await self._client._pool.run(lambda: self.ask(message, timeout=timeout))
 
     def reset(self) -> None:
         """Forget the history (the client id stays)."""
@@ -173,3 +169,8 @@ class Conversation:
         """Read a conversation written by :meth:`save`."""
         with open(path, encoding="utf-8") as handle:
             return cls.from_json(client, handle.read())
+
+
+# Client.chat() builds conversations through this hook, so that client.py
+# never imports this module (the dependency runs one way).
+Client._conversation_factory = Conversation

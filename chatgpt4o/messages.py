@@ -117,3 +117,18 @@ def check_prompt(prompt: str) -> None:
             f"the prompt is {size} bytes, over the {MAX_PROMPT_BYTES} byte limit; "
             "the site drops request bodies that large"
         )
+
+
+def checked_prompt(messages: Messages, model: str | None, kwargs: Mapping[str, Any], timeout: float | None) -> str:
+    """The prompt of one ask, every argument checked before any I/O (``kwargs``: the unknown ones)."""
+    from ._config import check_timeout
+    from .models import resolve_model
+
+    if timeout is not None:
+        check_timeout(timeout)
+    if kwargs:
+        raise MessageTypeError(
+            f"unexpected keyword argument(s): {', '.join(sorted(kwargs))} (accepted: messages, model, timeout)"
+        )
+    resolve_model(model)
+    return format_prompt(messages)

@@ -368,7 +368,7 @@ def test_cookies_are_sent_to_the_site_only(client: Client) -> None:
     responses.post(AJAX, json=ok())
     with Client(BASE, cookies={"cf_clearance": "abcd1234"}) as c:
         c.ask("x")
-        jar = c._session.cookies
+        jar = c._http.session.cookies
         assert [ck.domain for ck in jar] == ["chat.example"]
     assert "cf_clearance=abcd1234" in responses.calls[1].request.headers["Cookie"]
 
@@ -463,27 +463,27 @@ def test_client_pickles_its_configuration() -> None:
 def test_environment_proxy_is_read_once_and_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://envuser:envpass99@127.0.0.1:9")
     with Client(BASE) as c:
-        assert c._per_request["proxies"]["https"] == "http://envuser:envpass99@127.0.0.1:9"
+        assert c._http.per_request["proxies"]["https"] == "http://envuser:envpass99@127.0.0.1:9"
         assert c._redact("x envpass99 y") == "x *** y"
     monkeypatch.setenv("NO_PROXY", "chat.example")
     with Client(BASE) as c:
-        assert "proxies" not in c._per_request
+        assert "proxies" not in c._http.per_request
 
 
 def test_explicit_proxy_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     with Client(BASE, proxy="http://127.0.0.1:8") as c:
-        assert c._per_request["proxies"] == {"http": "http://127.0.0.1:8", "https": "http://127.0.0.1:8"}
+        assert c._http.per_request["proxies"] == {"http": "http://127.0.0.1:8", "https": "http://127.0.0.1:8"}
 
 
 def test_ca_bundle_from_the_environment_only_when_verify_is_true(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/bundle.pem")
     with Client(BASE) as c:
-        assert c._per_request["verify"] == "/tmp/bundle.pem"
+        assert c._http.per_request["verify"] == "/tmp/bundle.pem"
     with Client(BASE, verify=False) as c:
-        assert c._per_request["verify"] is False
+        assert c._http.per_request["verify"] is False
     with Client(BASE, verify="/tmp/mine.pem") as c:
-        assert c._per_request["verify"] == "/tmp/mine.pem"
+        assert c._http.per_request["verify"] == "/tmp/mine.pem"
 
 
 @responses.activate

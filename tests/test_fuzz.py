@@ -1,6 +1,6 @@
 """Property and fuzz tests (hypothesis) for the page reader, the response reader and the SSE parser.
 
-tests/test_page.py and tests/test_wire.py already fuzz arbitrary text pages, arbitrary bytes as
+tests/test_protocol_wpaicg_page.py and tests/test_protocol_wpaicg.py already fuzz arbitrary text pages, arbitrary bytes as
 SSE chunks and arbitrary status/body pairs. These add structure-aware fuzzing: mutations of the
 real recorded homepage, well-formed JSON of any shape, event streams assembled from the
 plugin's real event kinds (flags, word-split errors, [DONE], [LIMITED]) cut at random places
@@ -17,13 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatgpt4o import exceptions as e
-from chatgpt4o.page import parse_page
-from chatgpt4o.wire import (
-    decode_json_body,
-    iter_stream_text,
-    parse_retry_after,
-    read_reply,
-)
+from chatgpt4o._answer import decode_json_body, parse_retry_after
+from chatgpt4o.protocols.wpaicg import iter_text, parse_page, read_reply
 
 from .conftest import FIXTURES
 
@@ -119,7 +114,7 @@ def test_deeply_nested_json_is_our_error(depth: int, opener: str) -> None:
         pass
     event = b"data: " + body + b"\n\n"
     try:
-        "".join(iter_stream_text([event]))
+        "".join(iter_text([event]))
     except e.Chatgpt4oError:
         pass
 
@@ -195,7 +190,7 @@ def test_event_streams_cut_anywhere_give_text_or_our_error(
     live = events[:ended]  # what is read before the stream ends
     first_bad = next((item for item in live if item[0] in ("flag", "garbage")), None)
     try:
-        text = "".join(iter_stream_text(pieces))
+        text = "".join(iter_text(pieces))
     except e.Chatgpt4oError as exc:
         if first_bad is not None and first_bad[0] == "flag":
             # A flag raises its own error at once, whatever follows (model text, error words).
@@ -220,7 +215,7 @@ def test_clean_streams_round_trip_through_any_cuts(words: list[str], cuts: list[
         pieces.append(body[pos : pos + size])
         pos += size
     pieces.append(body[pos:])
-    assert "".join(iter_stream_text(pieces)) == "".join(words)
+    assert "".join(iter_text(pieces)) == "".join(words)
     assert read_reply(200, SSE_CT, body) == "".join(words)
 
 

@@ -26,7 +26,7 @@ import pytest
 
 from chatgpt4o import Client
 from chatgpt4o import exceptions as e
-from chatgpt4o.wire import SSEDecoder
+from chatgpt4o.sse import SSEDecoder
 
 from ._loopback import read_request
 

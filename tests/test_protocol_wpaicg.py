@@ -10,16 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatgpt4o import exceptions as e
-from chatgpt4o.page import ChatTokens
-from chatgpt4o.wire import (
+from chatgpt4o._answer import parse_retry_after
+from chatgpt4o.protocols.wpaicg import (
     DATA_MISSING,
-    SSEDecoder,
+    ChatTokens,
     build_form,
     encode_form,
-    iter_stream_text,
-    parse_retry_after,
+    iter_text,
     read_reply,
 )
+from chatgpt4o.sse import SSEDecoder
 
 from .conftest import load_recorded, recorded_names
 
@@ -192,7 +192,7 @@ def stream_of(*parts: str) -> bytes:
 
 def test_sse_collects_delta_content() -> None:
     body = stream_of(chunk(role=True), chunk("Hel"), chunk("lo"), chunk(finish="stop"), "data: [DONE]\n\n")
-    assert "".join(iter_stream_text([body])) == "Hello"
+    assert "".join(iter_text([body])) == "Hello"
 
 
 @settings(max_examples=100, deadline=None)
@@ -205,17 +205,17 @@ def test_sse_chunk_boundaries_and_line_endings_do_not_matter(cuts: list[int], eo
         pieces.append(body[pos : pos + size])
         pos += size
     pieces.append(body[pos:])
-    assert "".join(iter_stream_text(pieces)) == text
+    assert "".join(iter_text(pieces)) == text
 
 
 def test_sse_legacy_completions_text_and_eof_without_done() -> None:
     body = b'data: {"choices":[{"text":"a"}]}\n\ndata: {"choices":[{"text":"b"}]}'
-    assert "".join(iter_stream_text([body])) == "ab"
+    assert "".join(iter_text([body])) == "ab"
 
 
 def test_sse_stops_at_done_even_if_more_follows() -> None:
     body = stream_of(chunk("a"), "data: [DONE]\n\n", chunk("b"))
-    assert "".join(iter_stream_text([body])) == "a"
+    assert "".join(iter_text([body])) == "a"
 
 
 def test_sse_multi_line_data_and_unknown_fields() -> None:
@@ -232,32 +232,32 @@ def test_sse_multi_line_data_and_unknown_fields() -> None:
 def test_sse_flag_events_raise_even_when_model_text_follows(flag: str, error: type) -> None:
     body = stream_of(f'data: {{"msg":"refused","{flag}":true}}\n\n', chunk("model text"), "data: [DONE]\n\n")
     with pytest.raises(error):
-        "".join(iter_stream_text([body]))
+        "".join(iter_text([body]))
 
 
 def test_sse_word_split_error_ending_in_limited() -> None:
     words = ["Rate", " limit", " reached"]
     body = stream_of(*(f'event: message\ndata: {{"choices":[{{"delta":{{"content":"{w}"}}}}]}}\n\n' for w in words), "data: [LIMITED]\n\n")
     with pytest.raises(e.UpstreamError, match="Rate limit reached"):
-        "".join(iter_stream_text([body]))
+        "".join(iter_text([body]))
 
 
 def test_sse_word_split_error_with_unescaped_quotes() -> None:
     body = b'event: message\ndata: {"choices":[{"delta":{"content":"Bad"}}]}\n\nevent: message\ndata: {"choices":[{"delta":{"content":" "value""}}]}\n\ndata: {"choices":[{"finish_reason":"stop"}]}\n\n'
     with pytest.raises(e.UpstreamError, match='Bad "value"'):
-        "".join(iter_stream_text([body]))
+        "".join(iter_text([body]))
 
 
 def test_sse_garbage_event_is_malformed() -> None:
     with pytest.raises(e.MalformedResponseError):
-        "".join(iter_stream_text([b"data: {not json\n\n"]))
+        "".join(iter_text([b"data: {not json\n\n"]))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(max_size=80), max_size=8))
 def test_sse_reader_raises_only_our_errors(chunks: list[bytes]) -> None:
     try:
-        "".join(iter_stream_text(chunks))
+        "".join(iter_text(chunks))
     except e.Chatgpt4oError:
         pass
 

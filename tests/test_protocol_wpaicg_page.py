@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatgpt4o.exceptions import TokensNotFoundError
-from chatgpt4o.page import ChatTokens, parse_page, plugin_era
+from chatgpt4o.page import plugin_era
+from chatgpt4o.protocols.wpaicg import ChatTokens, parse_page
 
 URL = "https://example.org/"
 
@@ -193,7 +194,7 @@ def test_an_unclosed_quote_in_the_chat_box_does_not_stall_the_reader() -> None:
     import sys
 
     code = (
-        "from chatgpt4o.page import parse_page\n"
+        "from chatgpt4o.protocols.wpaicg import parse_page\n"
         "from chatgpt4o.exceptions import TokensNotFoundError\n"
         "page = '<div class=\"wpaicg-chat-shortcode\" data-nonce=\"x\" data-post-id=\"1\" data-q=\"' + \"a'\" * 3000\n"
         "try:\n    parse_page(page, 'http://x/')\nexcept TokensNotFoundError:\n    print('typed error')\n"

@@ -1,0 +1,75 @@
+"""What every command shares: the common options and the client (or the emulator) they open."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from . import exceptions as exc
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["add_common", "as_messages", "open_client"]
+
+
+def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+    # The same options are accepted before and after the command. In the subparsers they
+    # default to SUPPRESS so that an option given before the command is not overwritten.
+    def add(*flags: str, **kwargs: Any) -> None:
+        if sub:
+            kwargs["default"] = argparse.SUPPRESS
+        parser.add_argument(*flags, **kwargs)
+
+    add("-m", "--model", default=None, help="model name (checked; the site picks its model itself)")
+    add("-s", "--system", default=None, metavar="TEXT", help="system prompt")
+    add("--base-url", default=None, metavar="URL",
+        help="the chat page (default: $CHATGPT4O_BASE_URL, else https://chatgpt4o.one)")
+    add("--proxy", default=None, metavar="URL", help="proxy URL (default: $CHATGPT4O_PROXY)")
+    add("--timeout", type=float, default=None, metavar="SECONDS",
+        help="seconds one answer may take in all (default: $CHATGPT4O_TIMEOUT, else 120)")
+    add("--retries", type=int, default=None, metavar="N",
+        help="retries of transient failures (default: $CHATGPT4O_MAX_RETRIES, else 2)")
+    add("--json", action="store_true", default=False, help="print one JSON object instead of text")
+    add("-v", "--verbose", action="store_true", default=False, help="debug logs and tracebacks on stderr")
+    add("--emulator", action="store_true", default=False,
+        help="start the bundled site emulator in-process and use it (offline)")
+    add("--emulator-stream", action="store_true", default=False,
+        help="with --emulator: the emulated site streams its answers")
+    add("--emulator-era", default=None, metavar="ERA",
+        help="with --emulator: plugin era to emulate (1.8.79, 1.8.91, 1.8.96, 2.x)")
+
+
+@contextlib.contextmanager
+def open_client(args: argparse.Namespace) -> Iterator[Client]:
+    from .client import Client
+
+    base_url: str | None = args.base_url
+    with contextlib.ExitStack() as stack:
+        if args.emulator:
+            if base_url is not None:
+                raise exc.InvalidConfigError("--emulator and --base-url exclude each other — pass one of them")
+            from .emulator import Emulator
+
+            options: dict[str, Any] = {"stream": args.emulator_stream}
+            if args.emulator_era:
+                options["era"] = args.emulator_era
+            try:
+                emulator = Emulator(**options)
+            except (ValueError, TypeError) as error:
+                raise exc.InvalidConfigError(f"bad emulator setting: {error} — see chatgpt4o --help") from None
+            base_url = stack.enter_context(emulator).base_url
+        elif args.emulator_stream or args.emulator_era:
+            raise exc.InvalidConfigError("--emulator-stream and --emulator-era need --emulator — add --emulator")
+        client = stack.enter_context(
+            Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries)
+        )
+        yield client
+
+
+def as_messages(question: str, system: str | None) -> str | list[dict[str, str]]:
+    if system is None:
+        return question
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]

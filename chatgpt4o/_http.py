@@ -1,0 +1,380 @@
+"""HTTP for one :class:`~chatgpt4o.Client`: sessions, requests of a turn, the page, errors.
+
+:class:`Transport` runs the :class:`~chatgpt4o.protocols.base.Request` a
+protocol describes: it owns the pooled adapter (see :mod:`._transport` for
+the deadline watchdog), reads bodies with a size cap, follows a page's
+redirects only within the site, and turns requests/urllib3 exceptions into
+the package's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import re
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from http.cookiejar import CookieJar
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.cookies import extract_cookies_to_jar, get_cookie_header
+from requests.structures import CaseInsensitiveDict
+
+from . import _config
+from ._transport import Deadline, PooledAdapter
+from .exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    Chatgpt4oError,
+    MalformedResponseError,
+    PageError,
+    ResponseTooLargeError,
+    TLSError,
+)
+from .protocols.base import Answer, Redact, Request
+
+__all__ = ["Transport", "iter_raw", "read_capped", "same_site"]
+
+log = logging.getLogger("chatgpt4o")
+T = TypeVar("T")
+CookiesArg = Mapping[str, str] | CookieJar | None
+Check = Callable[[int, Mapping[str, str], bytes, Redact], None]
+ERROR_BODY_BYTES = 64 * 1024
+
+
+def _site_host(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def same_site(a: str, b: str) -> bool:
+    """Same host, counting ``www.example.org`` and ``example.org`` as one; same port; and no
+    downgrade from https to http (cookies, nonce and headers would travel in clear text)."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    if _site_host(a) != _site_host(b):
+        return False
+    if pa.scheme == "https" and pb.scheme != "https":
+        return False
+    default = {"http": 80, "https": 443}
+    try:
+        port_a = pa.port or default.get(pa.scheme)
+        port_b = pb.port or default.get(pb.scheme)
+    except ValueError:
+        return False
+    # http -> https on the default ports is an upgrade of the same site.
+    upgrade = pa.scheme == "http" and pb.scheme == "https" and (port_a, port_b) == (80, 443)
+    return port_a == port_b or upgrade
+
+
+def read_capped(response: requests.Response, cap: int, *, truncate: bool = False) -> bytes:
+    """Read at most ``cap`` bytes of the (decoded) body; past that, raise or cut."""
+    raw = response.raw
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = raw.read(min(65536, cap + 1 - total), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap:
+            if truncate:
+                return b"".join(chunks)[:cap]
+            raise ResponseTooLargeError(
+                f"the answer is larger than {cap} bytes and was not read further "
+                "(a normal chat page or reply is far smaller)"
+            )
+    return b"".join(chunks)
+
+
+def iter_raw(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives (decoded), capped at ``MAX_REPLY_BYTES``."""
+    raw = response.raw
+    total = 0
+    while True:
+        chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(8192, decode_content=True)
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > _config.MAX_REPLY_BYTES:
+            raise ResponseTooLargeError(f"the streamed answer is larger than {_config.MAX_REPLY_BYTES} bytes")
+        yield chunk
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, without their wrapping text."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((arg for arg in exc.args if isinstance(arg, BaseException)), None)
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    text = str(exc)
+    # urllib3 prefixes "HTTPConnection(host=..., port=...): "; the URL is said elsewhere.
+    return re.sub(r"^\w*(?:Connection|Pool)\(host=[^)]*\): ", "", text)
+
+
+def _charset(content_type: str) -> str:
+    """The charset a Content-Type names, if Python knows it; else UTF-8 (what WordPress sends).
+
+    requests would assume ISO-8859-1 for any text/html without one.
+    """
+    import codecs
+
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    if match:
+        try:
+            return codecs.lookup(match.group(1)).name
+        except LookupError:
+            pass
+    return "utf-8"
+
+
+def _warm_page_parser() -> None:
+    """Import BeautifulSoup in the background while the first page is on its way.
+
+    The import costs about 90 ms of CPU, the page fetch mostly waits on the
+    network: overlapping them takes the import off the first ask's latency.
+    Python's import lock makes the parser wait if it needs bs4 sooner.
+    """
+    if "bs4" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("bs4",), name="chatgpt4o-bs4", daemon=True).start()
+
+
+class Transport:
+    """The HTTP side of one client: its sessions, its adapter, its errors."""
+
+    def __init__(
+        self, settings: _config.Settings, *, verify: bool | str, headers: dict[str, str], cookies: CookiesArg,
+        session: requests.Session | None, redact: Redact,
+    ) -> None:
+        self._settings = settings
+        self._headers = headers
+        self._cookies = cookies
+        self._redact = redact
+        self.adapter = PooledAdapter(settings.max_concurrency)
+        self._own_sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+        self._url_cache: dict[str, str] = {}
+        #: Secrets of proxies found in the environment (the client redacts them).
+        self.proxy_secrets: tuple[str, ...] = ()
+        # Passed with every request, and the session does not consult the
+        # environment itself: the environment is read once, in _config.
+        self.per_request: dict[str, Any] = {"verify": _config.ca_bundle(verify)}
+        if settings.proxy:
+            self.per_request["proxies"] = {"http": settings.proxy, "https": settings.proxy}
+        else:
+            env_proxies = _config.environment_proxies(settings.page_url)
+            if env_proxies:
+                self.per_request["proxies"] = env_proxies
+                self.proxy_secrets = tuple(_config.url_secrets(*env_proxies.values()))
+        self.session = self.new_session(session)
+
+    def new_session(self, base: requests.Session | None = None) -> requests.Session:
+        """A session over the shared pool, with the client's headers and cookies."""
+        session = base if base is not None else requests.Session()
+        session.mount("https://", self.adapter)
+        session.mount("http://", self.adapter)
+        session.headers.setdefault("User-Agent", _config.USER_AGENT)
+        if base is None:
+            session.headers["User-Agent"] = _config.USER_AGENT
+            session.headers["Accept-Language"] = "en-US,en;q=0.9"
+        session.headers.update(self._headers)
+        if base is None:
+            session.trust_env = False
+            self._own_sessions.add(session)
+        host = urlsplit(self._settings.page_url).hostname or ""
+        if isinstance(self._cookies, Mapping):
+            for name, value in self._cookies.items():
+                # Bound to the site's host: a redirect elsewhere never carries them.
+                session.cookies.set(str(name), str(value), domain=host, path="/")
+        elif isinstance(self._cookies, CookieJar):
+            for cookie in self._cookies:
+                session.cookies.set_cookie(cookie)
+        return session
+
+    def timeouts(self, deadline: Deadline) -> tuple[float, float]:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise APITimeoutError(f"the ask's {self._settings.timeout:g} s timeout passed")
+        return (min(_config.CONNECT_TIMEOUT, remaining), remaining)
+
+    # -- the page ---------------------------------------------------------
+
+    def get_page(self, deadline: Deadline, check: Check) -> tuple[str, str, int]:
+        """GET the chat page, following redirects within the site: ``(url, html, size)``."""
+        url = self._settings.page_url
+        _warm_page_parser()
+        for _hop in range(6):
+            response = self.session.get(
+                url, timeout=self.timeouts(deadline), stream=True, allow_redirects=False,
+                headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, **self.per_request,
+            )
+            try:
+                if response.is_redirect:
+                    target = urljoin(url, response.headers.get("Location", ""))
+                    if urlsplit(target).scheme not in ("http", "https") or not same_site(url, target):
+                        raise PageError(
+                            f"the chat page {url} redirects to another site ({self._redact(target)}) — "
+                            "set base_url to the page that holds the chat box"
+                        )
+                    url = target
+                    continue
+                if response.status_code != 200:
+                    body = read_capped(response, ERROR_BODY_BYTES, truncate=True)
+                    check(response.status_code, response.headers, body, self._redact)
+                    raise PageError(f"the chat page {url} answered HTTP {response.status_code}")
+                body = read_capped(response, _config.MAX_PAGE_BYTES)
+            finally:
+                response.close()
+            html = body.decode(_charset(response.headers.get("Content-Type", "")), "replace")
+            return url, html, len(body)
+        raise PageError(f"the chat page {self._settings.page_url} redirects too often")
+
+    # -- the requests of a turn -------------------------------------------
+
+    def open(self, session: requests.Session, request: Request, deadline: Deadline, check: Check) -> requests.Response:
+        """Send ``request``; a status other than 200 goes to ``check`` (which raises) first."""
+        response = self._send(session, request, self.timeouts(deadline))
+        log.debug("%s %s -> HTTP %d %s", request.method, request.url, response.status_code,
+                  response.headers.get("Content-Type", ""))
+        if response.status_code != 200:
+            try:
+                body = read_capped(response, ERROR_BODY_BYTES, truncate=True)
+            finally:
+                response.close()
+            check(response.status_code, response.headers, body, self._redact)
+        return response
+
+    def fetch(self, session: requests.Session, request: Request, deadline: Deadline, check: Check) -> Answer:
+        """Send an intermediate ``request`` and read its answer whole."""
+        response = self.open(session, request, deadline, check)
+        try:
+            body = read_capped(response, _config.MAX_REPLY_BYTES)
+        finally:
+            response.close()
+        return Answer(response.status_code, response.headers, body)
+
+    def _send(self, session: requests.Session, request: Request, timeout: tuple[float, float]) -> requests.Response:
+        """Send through the adapter directly on the sessions the client made.
+
+        ``Session.request`` re-merges settings, hooks and environment on every
+        call, a fifth of a warm ask's time on loopback; the client's own
+        sessions have nothing to merge, so their request is prepared here and
+        handed to the same adapter (cookies still go out and come back through
+        the session's jar). A session passed in by the caller takes the usual
+        road, so its auth and hooks keep working.
+        """
+        post = request.method == "POST"
+        body = urlencode(request.fields).encode("ascii") if post else None
+        url = request.url if post or not request.fields else f"{request.url}?{urlencode(request.fields)}"
+        if session not in self._own_sessions:
+            return session.request(
+                request.method, url, data=body, headers=dict(request.headers), timeout=timeout, stream=True,
+                allow_redirects=False, **self.per_request,
+            )
+        prepared = requests.PreparedRequest()
+        prepared.method = request.method
+        prepared.url = self._prepared_url(url) if post else self._prepared_url(url, cache=False)
+        prepared.headers = CaseInsensitiveDict(session.headers)  # type: ignore[arg-type]
+        prepared.headers.update(request.headers)
+        if body is not None:
+            prepared.headers["Content-Length"] = str(len(body))
+        prepared.body = body
+        prepared.hooks = {"response": []}
+        if len(session.cookies):
+            cookie = get_cookie_header(session.cookies, prepared)  # type: ignore[no-untyped-call]
+            if cookie:
+                prepared.headers["Cookie"] = cookie
+        response = session.get_adapter(prepared.url).send(
+            prepared, stream=True, timeout=timeout, cert=None, verify=self.per_request["verify"],
+            proxies=self.per_request.get("proxies", {}),
+        )
+        extract_cookies_to_jar(session.cookies, prepared, response.raw)  # type: ignore[no-untyped-call]
+        return response
+
+    def _prepared_url(self, url: str, *, cache: bool = True) -> str:
+        prepared = self._url_cache.get(url)
+        if prepared is None:
+            holder = requests.PreparedRequest()
+            holder.prepare_url(url, None)
+            prepared = holder.url or url
+            if cache:  # the AJAX URL of POSTs; a GET's query changes every turn
+                self._url_cache[url] = prepared
+        return prepared
+
+    def iter_body(
+        self, response: requests.Response, deadline: Deadline, read: Callable[[Iterator[bytes]], Iterator[str]],
+    ) -> Iterator[str]:
+        """The pieces ``read`` finds in a streamed body, under the ask's deadline; closes the response."""
+        try:
+            with deadline, self._errors(deadline):
+                yield from read(iter_raw(response))
+                if deadline.fired:
+                    # EOF because the watchdog shut the socket, not the site's end.
+                    raise self.timeout_error()
+        finally:
+            response.close()
+
+    # -- errors -----------------------------------------------------------
+
+    def guarded(self, deadline: Deadline, step: Callable[[], T]) -> T:
+        """Run one attempt under the deadline; turn transport errors into ours."""
+        with deadline, self._errors(deadline):
+            deadline.track_anew()
+            result = step()
+            if deadline.fired:
+                # The watchdog shut the socket: a body read to its "end" (a
+                # read-until-close answer) is cut short, not complete.
+                raise self.timeout_error()
+            return result
+
+    @contextlib.contextmanager
+    def _errors(self, deadline: Deadline) -> Iterator[None]:
+        """Transport errors as ours; a failure caused by the watchdog as the timeout it is."""
+        try:
+            yield
+        except Chatgpt4oError as exc:
+            if deadline.fired and isinstance(exc, (APIConnectionError, MalformedResponseError)):
+                raise self.timeout_error() from None
+            raise
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self.translate(exc, deadline) from None
+
+    def timeout_error(self) -> APITimeoutError:
+        return APITimeoutError(
+            f"no complete answer within the {self._settings.timeout:g} s timeout — "
+            "the site is slow or unreachable; raise timeout= or try later"
+        )
+
+    def translate(self, exc: BaseException, deadline: Deadline) -> Chatgpt4oError:
+        """Our exception for a requests/urllib3/socket error."""
+        if deadline.fired or deadline.remaining() <= 0 or isinstance(exc, requests.exceptions.ReadTimeout):
+            return self.timeout_error()
+        base_url = self._settings.base_url
+        detail = self._redact(_root_cause(exc))[:300]
+        if isinstance(exc, requests.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in detail:
+            return TLSError(
+                f"TLS certificate verification failed for {base_url}: {detail} — "
+                "pass verify='/path/to/ca.pem' for a private CA, or verify=False to skip the check"
+            )
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return APIConnectionError(f"the proxy failed: {detail} — check proxy=")
+        if isinstance(exc, (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError)):
+            return MalformedResponseError(f"the reply could not be decoded: {detail}")
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return APIConnectionError(f"connecting to {base_url} timed out")
+        return APIConnectionError(f"connection to {base_url} failed: {detail}")
+
+    def close(self, owns_session: bool) -> None:
+        if owns_session:
+            self.session.close()
+        self.adapter.close()
+
