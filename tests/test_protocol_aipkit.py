@@ -180,6 +180,15 @@ def test_popup_bot_reads_the_wrapper_not_the_inner_box() -> None:
     assert site.default_bot.mode == "popup"
 
 
+def test_config_on_the_inner_popup_box_still_counts_as_popup() -> None:
+    cfg = rec.data_config(rec.config(7))
+    html = rec.page(
+        '<div class="aipkit_popup_wrapper" id="aipkit_popup_wrapper_7" data-bot-id="7">'
+        f'<div class="aipkit_chat_container aipkit_popup_content" data-config={cfg}></div></div>'
+    )
+    assert parse_aipkit_page(html, "https://e.com/").bots[0].mode == "popup"
+
+
 def test_site_wide_popup_at_the_end_of_body_and_an_inline_bot() -> None:
     html = rec.page(rec.inline(rec.config(3)), tail=rec.popup(rec.config(9, headerName="Helper")))
     site = parse_aipkit_page(html, "https://example.com/")

@@ -211,7 +211,7 @@ def _configs(html: str) -> list[tuple[str, list[str], dict[str, Any]]]:
         if wanted not in classes or not isinstance(raw, str):
             continue
         if kind == "inline" and _POPUP_CONTENT in classes:
-            continue  # a popup's inner box: the wrapper holds its config
+            kind = "popup"  # a popup's inner box (its wrapper normally holds the config)
         try:
             config = json.loads(raw)  # BeautifulSoup already undid the HTML escaping
         except (ValueError, RecursionError):
