@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         APIConnectionError,
         APITimeoutError,
         BlockedError,
+        BotNotFoundError,
         ChallengeError,
         Chatgpt4oError,
         EmptyMessageError,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         ResponseTooLargeError,
         ServerError,
         SiteConfigurationError,
+        StreamTruncatedError,
         TLSError,
         TokenLimitError,
         TokensNotFoundError,
@@ -51,12 +53,12 @@ if TYPE_CHECKING:
     from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS
 
 _EXCEPTIONS = [
-    "APIConnectionError", "APITimeoutError", "BlockedError", "ChallengeError", "Chatgpt4oError",
+    "APIConnectionError", "APITimeoutError", "BlockedError", "BotNotFoundError", "ChallengeError", "Chatgpt4oError",
     "EmptyMessageError", "EndpointGoneError", "HTTPStatusError", "IPBannedError", "InvalidConfigError",
     "InvalidMessagesError", "InvalidRequestError", "MalformedResponseError", "MessageFlaggedError",
     "MessageTypeError", "NonceExpiredError", "PageError", "RateLimitError", "ResponseError",
-    "ResponseTooLargeError", "ServerError", "SiteConfigurationError", "TLSError", "TokenLimitError",
-    "TokensNotFoundError", "UnknownModelError", "UpstreamError",
+    "ResponseTooLargeError", "ServerError", "SiteConfigurationError", "StreamTruncatedError", "TLSError",
+    "TokenLimitError", "TokensNotFoundError", "UnknownModelError", "UpstreamError",
 ]
 
 _WHERE: dict[str, str] = {
@@ -81,6 +83,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "BlockedError",
+    "BotNotFoundError",
     "ChallengeError",
     "Chatgpt4o",
     "Chatgpt4oError",
@@ -104,6 +107,7 @@ __all__ = [
     "ServerError",
     "SiteConfigurationError",
     "SiteInfo",
+    "StreamTruncatedError",
     "TLSError",
     "TokenLimitError",
     "TokensNotFoundError",

@@ -20,6 +20,7 @@ and also derive from :class:`ValueError` or :class:`TypeError`::
         ├── ResponseError ............................. the site refused or failed the message
         │   ├── EmptyMessageError ..................... "It appears that nothing was inputted."
         │   ├── TokenLimitError ....................... guest token quota used up
+        │   ├── BotNotFoundError ...................... 2.x: no such published bot
         │   ├── BlockedError .......................... banned IP or flagged message
         │   │   ├── IPBannedError
         │   │   └── MessageFlaggedError
@@ -32,6 +33,7 @@ and also derive from :class:`ValueError` or :class:`TypeError`::
         │   └── ServerError ........................... 408 / 5xx (after retries)
         └── APIConnectionError ........................ could not talk to the site
             ├── APITimeoutError ....................... the ask's deadline passed
+            ├── StreamTruncatedError .................. 2.x: the stream ended before "done"
             └── TLSError .............................. certificate verification failed
 
 No message, ``repr`` or attribute of these exceptions carries a nonce, a
@@ -44,6 +46,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "BlockedError",
+    "BotNotFoundError",
     "ChallengeError",
     "Chatgpt4oError",
     "EmptyMessageError",
@@ -63,6 +66,7 @@ __all__ = [
     "ResponseTooLargeError",
     "ServerError",
     "SiteConfigurationError",
+    "StreamTruncatedError",
     "TLSError",
     "TokenLimitError",
     "TokensNotFoundError",
@@ -140,7 +144,32 @@ class EmptyMessageError(ResponseError):
 
 
 class TokenLimitError(ResponseError):
-    """The site's guest token quota for this client id is used up."""
+    """The site's guest token quota for this client id is used up.
+
+    On 2.x sites ``notice`` and ``actions`` hold the site's quota notice (its
+    text, and links as ``{"label", "url", "variant"}`` dicts), when it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, site_message: str = "", notice: str = "", actions: tuple[dict[str, str], ...] = ()
+    ) -> None:
+        super().__init__(message, site_message=site_message)
+        self.notice = notice
+        self.actions = actions
+
+
+class BotNotFoundError(ResponseError):
+    """The 2.x site has no published chat bot with the requested id ("Invalid chatbot specified.").
+
+    ``bot_ids`` lists the bots seen on the page.
+    """
+
+    def __init__(
+        self, message: str, *, site_message: str = "", bot_id: int | None = None, bot_ids: tuple[int, ...] = ()
+    ) -> None:
+        super().__init__(message, site_message=site_message)
+        self.bot_id = bot_id
+        self.bot_ids = bot_ids
 
 
 class BlockedError(ResponseError):
@@ -209,6 +238,10 @@ class APIConnectionError(Chatgpt4oError):
 
 class APITimeoutError(APIConnectionError):
     """The ask's overall ``timeout`` passed before an answer arrived."""
+
+
+class StreamTruncatedError(APIConnectionError):
+    """The answer stream ended without its end marker: the text so far is not the answer."""
 
 
 class TLSError(APIConnectionError):

@@ -180,12 +180,12 @@ def test_public_names_are_pinned() -> None:
     assert sorted(chatgpt4o.__all__) == sorted([
         "__version__", "Client", "SiteInfo", "Conversation", "Chatgpt4o", "create_async", "create_async_stream",
         "format_prompt", "DEFAULT_MODEL", "MODELS", "MODEL_ALIASES",
-        "APIConnectionError", "APITimeoutError", "BlockedError", "ChallengeError", "Chatgpt4oError",
-        "EmptyMessageError", "EndpointGoneError", "HTTPStatusError", "IPBannedError", "InvalidConfigError",
+        "APIConnectionError", "APITimeoutError", "BlockedError", "BotNotFoundError", "ChallengeError",
+        "Chatgpt4oError", "EmptyMessageError", "EndpointGoneError", "HTTPStatusError", "IPBannedError", "InvalidConfigError",
         "InvalidMessagesError", "InvalidRequestError", "MalformedResponseError", "MessageFlaggedError",
         "MessageTypeError", "NonceExpiredError", "PageError", "RateLimitError", "ResponseError",
-        "ResponseTooLargeError", "ServerError", "SiteConfigurationError", "TLSError", "TokenLimitError",
-        "TokensNotFoundError", "UnknownModelError", "UpstreamError",
+        "ResponseTooLargeError", "ServerError", "SiteConfigurationError", "StreamTruncatedError", "TLSError",
+        "TokenLimitError", "TokensNotFoundError", "UnknownModelError", "UpstreamError",
     ])
     for name in chatgpt4o.__all__:
         assert getattr(chatgpt4o, name) is not None
