@@ -28,6 +28,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from . import _cli_serve
 from . import exceptions as exc
 from ._version import __version__
 
@@ -120,7 +121,7 @@ def _report(error: BaseException, verbose: bool) -> int:
 
 # -- the parser ---------------------------------------------------------------
 
-COMMANDS = ("ask", "chat", "check", "doctor")
+COMMANDS = ("ask", "chat", "check", "doctor", "serve")
 
 
 def _add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
@@ -163,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ask a site running the WordPress AI Power (wpaicg) chat from the terminal.",
         usage="chatgpt4o [options] [ask] QUESTION...\n"
         "       chatgpt4o [options] chat\n"
-        "       chatgpt4o [options] check",
+        "       chatgpt4o [options] check\n"
+        "       chatgpt4o [options] serve [--host H] [--port P]",
         epilog="examples:\n"
         "  chatgpt4o --emulator \"Hello\"          offline, against the bundled emulator\n"
         "  chatgpt4o \"Capital of France?\"\n"
@@ -191,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         check.add_argument("--prompt", default="ping", help="the message of the round trip (default: ping)")
         _add_common(check, sub=True)
+    _cli_serve.add_parser(subs)
     return parser
 
 
@@ -548,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as stop:  # --help, --version, or a usage error (argparse printed it)
         return stop.code if isinstance(stop.code, int) else USAGE
     _setup_logging(args.verbose)
-    handlers = {"ask": cmd_ask, "chat": cmd_chat, "check": cmd_check, "doctor": cmd_check}
+    handlers = {"ask": cmd_ask, "chat": cmd_chat, "check": cmd_check, "doctor": cmd_check, "serve": _cli_serve.run}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt as error:
