@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import _cli_ask, _cli_chat, _cli_check
+from . import _cli_ask, _cli_chat, _cli_check, _cli_serve
 from ._cli_base import add_common
 from ._cli_output import EXIT_CODES, OK, USAGE, error_line, exit_code_for, report
 from ._version import __version__
@@ -33,7 +33,7 @@ __all__ = ["EXIT_CODES", "SUBCOMMANDS", "build_parser", "error_line", "exit_code
 
 #: The commands, each a module with ``add_parser(subparsers)`` (which sets ``run``
 #: as the parser's default) and ``run(args) -> int``; one line adds a command.
-SUBCOMMANDS = (_cli_ask, _cli_chat, _cli_check)
+SUBCOMMANDS = (_cli_ask, _cli_chat, _cli_check, _cli_serve)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ask a site running the WordPress AI Power (wpaicg) chat from the terminal.",
         usage="chatgpt4o [options] [ask] QUESTION...\n"
         "       chatgpt4o [options] chat\n"
-        "       chatgpt4o [options] check",
+        "       chatgpt4o [options] check\n"
+        "       chatgpt4o [options] serve [--host H] [--port P]",
         epilog="examples:\n"
         "  chatgpt4o --emulator \"Hello\"          offline, against the bundled emulator\n"
         "  chatgpt4o \"Capital of France?\"\n"

@@ -1,0 +1,161 @@
+"""``chatgpt4o serve``: the OpenAI-compatible gateway (:mod:`chatgpt4o.gateway`) on the command line.
+
+The command line module registers it with :func:`add_parser` and runs it with :func:`run`. It
+prints the URL an OpenAI client takes (``http://127.0.0.1:8000/v1``) on stdout, then serves until
+Ctrl-C (exit code 130) or SIGTERM (exit code 0), and writes one access-log line per request on
+stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from . import exceptions as exc
+
+__all__ = ["add_parser", "run"]
+
+_DESCRIPTION = """\
+Serve the site over the OpenAI HTTP API (/v1/models, /v1/chat/completions), so any OpenAI
+client talks to it:
+
+  openai.OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="x")
+
+Listens on 127.0.0.1 by default; another host needs an API key. Give the key in the
+CHATGPT4O_API_KEY environment variable rather than --api-key: a command line is visible to
+every user of the machine. Ctrl-C or SIGTERM stops it."""
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``serve`` command to the ``chatgpt4o`` parser's subparsers."""
+    parser = subparsers.add_parser(
+        "serve", help="an OpenAI-compatible HTTP gateway to the site", description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+    # Options the top-level parser may also have: SUPPRESS keeps a value given before the command.
+    def shared(*flags: str, **kwargs: Any) -> None:
+        parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
+
+    shared("--base-url", metavar="URL", help="the chat page (default: $CHATGPT4O_BASE_URL, else https://chatgpt4o.one)")
+    shared("--timeout", type=float, metavar="SECONDS", help="seconds one answer may take in all (default 120)")
+    shared("--proxy", metavar="URL", help="proxy URL for the site (default: $CHATGPT4O_PROXY)")
+    shared("--retries", type=int, metavar="N", help="retries of transient site failures (default 2)")
+    shared("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    shared("--emulator", action="store_true", help="serve the bundled site emulator (offline)")
+    shared("--emulator-stream", action="store_true", help="with --emulator: the emulated site streams")
+    shared("--emulator-era", metavar="ERA", help="with --emulator: plugin era to emulate")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
+    parser.add_argument("--api-key", default=None, metavar="KEY",
+                        help="require 'Authorization: Bearer KEY' (default: $CHATGPT4O_API_KEY)")
+    parser.add_argument("--bot-id", type=int, default=None, metavar="N",
+                        help="the bot that answers the plain model names (default: the page's own)")
+    parser.set_defaults(run=run)
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived."""
+
+
+@contextlib.contextmanager
+def _on_sigterm() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _access_log() -> Iterator[None]:
+    logger = logging.getLogger("chatgpt4o.gateway.access")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # the --verbose handler on "chatgpt4o" would print each line twice
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _site_url(args: argparse.Namespace, stack: contextlib.ExitStack) -> str | None:
+    base_url: str | None = getattr(args, "base_url", None)
+    era, stream = getattr(args, "emulator_era", None), getattr(args, "emulator_stream", False)
+    if not getattr(args, "emulator", False):
+        if era or stream:
+            raise exc.InvalidConfigError("--emulator-stream and --emulator-era need --emulator — add --emulator")
+        return base_url
+    if base_url is not None:
+        raise exc.InvalidConfigError("--emulator and --base-url exclude each other — pass one of them")
+    from .emulator import Emulator
+
+    try:
+        emulator = Emulator(stream=stream, **({"era": era} if era else {}))
+    except (ValueError, TypeError) as error:
+        raise exc.InvalidConfigError(f"bad emulator setting: {error} — see chatgpt4o serve --help") from None
+    return stack.enter_context(emulator).base_url
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chatgpt4o serve``; returns the exit code (0 after SIGTERM, 130 after Ctrl-C)."""
+    from .gateway import ENV_API_KEY, create_app, is_loopback, make_server
+
+    if not 0 <= args.port <= 65535:
+        raise exc.InvalidConfigError(f"--port must be within 0..65535, not {args.port}")
+    if not is_loopback(args.host) and not (args.api_key or os.environ.get(ENV_API_KEY)):
+        raise exc.InvalidConfigError(
+            f"refusing to listen on {args.host} without an API key — set ${ENV_API_KEY} (or --api-key), "
+            "or keep --host 127.0.0.1"
+        )
+    with contextlib.ExitStack() as stack:
+        site = _site_url(args, stack)
+        app = create_app(
+            base_url=site, bot_id=args.bot_id, api_key=args.api_key, timeout=getattr(args, "timeout", None),
+            proxy=getattr(args, "proxy", None), max_retries=getattr(args, "retries", None),
+        )
+        stack.callback(app.close)
+        try:
+            server = make_server(app, args.host, args.port)
+        except OSError as error:
+            raise exc.InvalidConfigError(
+                f"cannot listen on {args.host}:{args.port}: {error.strerror or error} — pick another --port "
+                "(0 picks a free one)"
+            ) from None
+        stack.enter_context(_access_log())
+        print(server.url, flush=True)
+        key_note = "an API key is required" if app.requires_key else "no API key"
+        print(f"chatgpt4o gateway for {app.client.base_url} on {server.url} ({key_note}); Ctrl-C stops it",
+              file=sys.stderr, flush=True)
+        code = 0
+        try:
+            with _on_sigterm():
+                server.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            code = 130
+        except _Terminated:
+            code = 0
+        finally:
+            server.server_close()
+            server.wait_idle(5.0)
+        print("chatgpt4o gateway stopped", file=sys.stderr, flush=True)
+        return code
