@@ -41,6 +41,7 @@ from requests.cookies import extract_cookies_to_jar, get_cookie_header
 from requests.structures import CaseInsensitiveDict
 
 from . import _config, wire
+from ._impersonate import browser_headers, impersonating_adapter  # impersonate
 from ._retry import call_with_retries
 from ._transport import Deadline, PooledAdapter
 from .exceptions import (
@@ -189,6 +190,8 @@ class Client:
         max_concurrency: how many asks may run at once without waiting for
             a connection; also the size of the async worker pool.
         sleep: the function used to wait between retries (tests pass a fake).
+        impersonate: ``"chrome"``, ``"firefox"``, ``"safari"`` or ``"edge"``: send with that
+            browser's TLS fingerprint and default headers (needs ``pip install 'chatgpt4o[browser]'``).
 
     A ``Client`` is thread-safe: share one across threads. It can be pickled
     (its settings travel, not its connections or tokens).
@@ -211,6 +214,7 @@ class Client:
         verify: bool | str = True,
         max_concurrency: int = _config.DEFAULT_CONCURRENCY,
         sleep: Callable[[float], None] = time.sleep,
+        impersonate: str | None = None,
     ) -> None:
         self._settings = _config.resolve_settings(base_url, timeout, proxy, max_retries, max_concurrency)
         if not isinstance(verify, (bool, str)):
@@ -230,7 +234,9 @@ class Client:
         self._cookies = cookies
         self._sleep = sleep
         self._owns_session = session is None
-        self._adapter = PooledAdapter(self._settings.max_concurrency)
+        self._impersonate = impersonate  # impersonate: browser TLS, see chatgpt4o/_impersonate.py
+        self._adapter = (PooledAdapter(self._settings.max_concurrency) if impersonate is None
+                         else impersonating_adapter(impersonate, pool_maxsize=self._settings.max_concurrency))
         self._own_sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
         self._url_cache: dict[str, str] = {}
         self._session = self._new_session(session)
@@ -289,6 +295,7 @@ class Client:
             "proxy": self._settings.proxy, "cookies": cookies, "headers": self._headers,
             "max_retries": self._settings.max_retries, "verify": self._verify,
             "max_concurrency": self._settings.max_concurrency,
+            "impersonate": self._impersonate,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -323,6 +330,8 @@ class Client:
         if base is None:
             session.headers["User-Agent"] = _config.USER_AGENT
             session.headers["Accept-Language"] = "en-US,en;q=0.9"
+        if self._impersonate is not None:  # impersonate
+            session.headers.update(browser_headers(self._impersonate))
         session.headers.update(self._headers)
         if base is None:
             session.trust_env = False
