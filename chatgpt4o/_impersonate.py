@@ -13,12 +13,15 @@ It solves no challenge: a site that demands a human check still answers with one
 from __future__ import annotations
 
 import re
-
-from requests.adapters import BaseAdapter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import InvalidConfigError, MessageTypeError
 
-__all__ = ["FAMILIES", "browser_headers", "check_target", "impersonating_adapter"]
+if TYPE_CHECKING:
+    from requests.adapters import BaseAdapter
+
+__all__ = ["FAMILIES", "add_cli_option", "browser_headers", "check_target", "impersonating_adapter"]
 
 #: The browser families accepted by name; versioned names (``"chrome131"``, ``"safari184"``,
 #: ``"firefox133"``, ``"edge101"``, ``"chrome131_android"``, ``"safari18_0_ios"``...) are those
@@ -174,3 +177,10 @@ def browser_headers(target: str) -> dict[str, str]:
         "Accept-Language": "en-US,en;q=0.9",
         "Accept-Encoding": "gzip, deflate, br",
     }
+
+
+def add_cli_option(add: Callable[..., Any]) -> None:
+    """Add ``--impersonate BROWSER`` through the CLI's ``add(*flags, **settings)``."""
+    add("--impersonate", default=None, metavar="BROWSER",
+        help="send with this browser's TLS fingerprint and headers: chrome, firefox, safari, edge "
+        "(needs pip install 'chatgpt4o[browser]'); solves no challenge")

@@ -148,6 +148,8 @@ def _add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         help="with --emulator: the emulated site streams its answers")
     add("--emulator-era", default=None, metavar="ERA",
         help="with --emulator: plugin era to emulate (1.8.79, 1.8.91, 1.8.96, 2.x)")
+    from ._impersonate import add_cli_option  # impersonate
+    add_cli_option(add)  # impersonate
 
 
 class _Parser(argparse.ArgumentParser):
@@ -239,7 +241,8 @@ def _client(args: argparse.Namespace) -> Iterator[Client]:
         elif args.emulator_stream or args.emulator_era:
             raise exc.InvalidConfigError("--emulator-stream and --emulator-era need --emulator — add --emulator")
         client = stack.enter_context(
-            Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries)
+            Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries,
+                   impersonate=args.impersonate)  # impersonate
         )
         yield client
 
