@@ -63,7 +63,7 @@ def _curl_hello(target: str) -> bytes:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    with pytest.raises(Exception):  # noqa: B017,PT011 - the server hangs up after the hello
+    with pytest.raises(Exception):  # noqa: B017 - the server hangs up after the hello
         curl_requests.get(f"https://localhost:{port}/", impersonate=target, timeout=5)
     thread.join(5)
     listener.close()
