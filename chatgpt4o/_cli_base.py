@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import exceptions as exc
+from ._impersonate import add_cli_option
 
 if TYPE_CHECKING:
     from .client import Client
@@ -40,6 +41,7 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         help="with --emulator: the emulated site streams its answers")
     add("--emulator-era", default=None, metavar="ERA",
         help="with --emulator: plugin era to emulate (1.8.79, 1.8.91, 1.8.96, 2.x)")
+    add_cli_option(add)
 
 
 @contextlib.contextmanager
@@ -64,7 +66,8 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
         elif args.emulator_stream or args.emulator_era:
             raise exc.InvalidConfigError("--emulator-stream and --emulator-era need --emulator — add --emulator")
         client = stack.enter_context(
-            Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries)
+            Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries,
+                   impersonate=args.impersonate)
         )
         yield client
 

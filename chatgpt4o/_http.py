@@ -27,6 +27,7 @@ from requests.cookies import extract_cookies_to_jar, get_cookie_header
 from requests.structures import CaseInsensitiveDict
 
 from . import _config
+from ._impersonate import browser_headers, impersonating_adapter
 from ._transport import Deadline, PooledAdapter
 from .exceptions import (
     APIConnectionError,
@@ -154,13 +155,19 @@ class Transport:
 
     def __init__(
         self, settings: _config.Settings, *, verify: bool | str, headers: dict[str, str], cookies: CookiesArg,
-        session: requests.Session | None, redact: Redact,
+        session: requests.Session | None, redact: Redact, impersonate: str | None = None,
     ) -> None:
         self._settings = settings
         self._headers = headers
         self._cookies = cookies
         self._redact = redact
-        self.adapter = PooledAdapter(settings.max_concurrency)
+        self._impersonate = impersonate
+        # A browser's TLS fingerprint needs curl's stack (the [browser] extra); the pooled
+        # urllib3 adapter otherwise.
+        self.adapter: requests.adapters.BaseAdapter = (
+            PooledAdapter(settings.max_concurrency) if impersonate is None
+            else impersonating_adapter(impersonate, pool_maxsize=settings.max_concurrency)
+        )
         self._own_sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
         self._url_cache: dict[str, str] = {}
         #: Secrets of proxies found in the environment (the client redacts them).
@@ -186,6 +193,8 @@ class Transport:
         if base is None:
             session.headers["User-Agent"] = _config.USER_AGENT
             session.headers["Accept-Language"] = "en-US,en;q=0.9"
+        if self._impersonate is not None:
+            session.headers.update(browser_headers(self._impersonate))
         session.headers.update(self._headers)
         if base is None:
             session.trust_env = False

@@ -66,20 +66,21 @@ class Chatgpt4o:
         return resolve_model(model)
 
     @classmethod
-    def _client_for(cls, base_url: str, proxy: str | None, cookies: CookiesArg, timeout: float) -> Client:
+    def _client_for(cls, base_url: str, proxy: str | None, cookies: CookiesArg, timeout: float,
+                    impersonate: str | None = None) -> Client:
         cookie_key: tuple[tuple[str, str], ...] = ()
         if isinstance(cookies, Mapping):
             cookie_key = tuple(sorted((str(k), str(v)) for k, v in cookies.items()))
         elif isinstance(cookies, CookieJar):
             cookie_key = tuple(sorted((c.name, c.value or "") for c in cookies))
-        key = (base_url, proxy, cookie_key)
+        key = (base_url, proxy, cookie_key, impersonate)
         with cls._clients_lock:
             client = cls._clients.get(key)
             if client is not None:
                 cls._clients.move_to_end(key)
                 return client
         # Built outside the lock: the constructor validates (and may raise).
-        client = Client(base_url, proxy=proxy, cookies=cookies, timeout=timeout)
+        client = Client(base_url, proxy=proxy, cookies=cookies, timeout=timeout, impersonate=impersonate)
         with cls._clients_lock:
             existing = cls._clients.get(key)
             if existing is not None:
@@ -119,7 +120,9 @@ class Chatgpt4o:
             proxy: a proxy URL.
             timeout: seconds for the whole call, retries included.
             cookies: cookies to send (e.g. a browser's ``cf_clearance``).
-            **kwargs: ``base_url`` overrides ``url`` for this call; other
+            **kwargs: ``base_url`` overrides ``url`` for this call;
+                ``impersonate="chrome"`` (or firefox, safari, edge) sends with a
+                browser's TLS fingerprint (see :class:`Client`); other
                 providers' keywords (``stream``, ``temperature``...) are
                 accepted and ignored: this always returns the full text. Use
                 :func:`create_async_stream` for pieces.
@@ -162,6 +165,7 @@ class Chatgpt4o:
         resolve_model(model)
         check_timeout(timeout)
         base_url = kwargs.pop("base_url", None) or cls.url
+        impersonate = kwargs.pop("impersonate", None)  # impersonate: Client(impersonate=...)
         unknown = set(kwargs) - _IGNORED
         if unknown:
             from .exceptions import MessageTypeError
@@ -170,7 +174,7 @@ class Chatgpt4o:
         from .messages import format_prompt
 
         prompt = format_prompt(messages)  # checked here, before any I/O
-        return cls._client_for(base_url, proxy, cookies, timeout), prompt
+        return cls._client_for(base_url, proxy, cookies, timeout, impersonate), prompt
 
     @classmethod
     def _mirror(cls, client: Client) -> None:

@@ -90,6 +90,8 @@ class Client(Batching):
         max_concurrency: how many asks may run at once without waiting for
             a connection; also the size of the async worker pool.
         sleep: the function used to wait between retries (tests pass a fake).
+        impersonate: ``"chrome"``, ``"firefox"``, ``"safari"`` or ``"edge"``: send with that
+            browser's TLS fingerprint and default headers (needs ``pip install 'chatgpt4o[browser]'``).
 
     A ``Client`` is thread-safe: share one across threads. It can be pickled
     (its settings travel, not its connections or tokens).
@@ -117,6 +119,7 @@ class Client(Batching):
         verify: bool | str = True,
         max_concurrency: int = _config.DEFAULT_CONCURRENCY,
         sleep: Callable[[float], None] = time.sleep,
+        impersonate: str | None = None,
     ) -> None:
         self._settings = _config.resolve_settings(base_url, timeout, proxy, max_retries, max_concurrency)
         if session is not None and not isinstance(session, requests.Session):
@@ -131,8 +134,9 @@ class Client(Batching):
         self._nonces: tuple[str, ...] = ()
         self._http = Transport(
             self._settings, verify=verify, headers=self._headers, cookies=cookies, session=session,
-            redact=self._redact,
+            redact=self._redact, impersonate=impersonate,
         )
+        self._impersonate = impersonate
         self._secrets += self._http.proxy_secrets
         # Which plugin generation to speak: decided in protocols.choose(); the
         # constructor keyword arrives with 2.x support.
@@ -178,7 +182,7 @@ class Client(Batching):
             "base_url": self._settings.page_url, "timeout": self._settings.timeout,
             "proxy": self._settings.proxy, "cookies": cookies, "headers": self._headers,
             "max_retries": self._settings.max_retries, "verify": self._verify,
-            "max_concurrency": self._settings.max_concurrency,
+            "max_concurrency": self._settings.max_concurrency, "impersonate": self._impersonate,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

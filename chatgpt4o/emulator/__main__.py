@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--tls", action="store_true", help="serve HTTPS (self-signed cert made with openssl unless --certfile)")
     add("--certfile", help="PEM certificate for --tls")
     add("--keyfile", help="PEM private key for --tls")
+    add("--bot-check", choices=("tls",), help="tls: challenge HTTPS clients whose TLS hello is no browser's")
     add("--post-id", type=int, default=11, help="data-post-id (default 11)")
     add("--bot-id", type=int, default=0, help="data-bot-id; non-zero = custom bot (default 0)")
     add("--page-path", default="/", help="path of the chat page (default /)")
@@ -89,7 +90,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "extra_chatboxes": args.extra_chatboxes,
         "banned_words": tuple(args.banned_word), "banned_ips": tuple(args.ban_ip),
         "token_limit": args.token_limit, "upstream_error": args.upstream_error,
-        "api_key": not args.no_api_key,
+        "api_key": not args.no_api_key, "bot_check": args.bot_check,
     }
     return EmulatorConfig(**fields)
 

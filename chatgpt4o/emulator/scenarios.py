@@ -134,6 +134,8 @@ class EmulatorConfig:
         tls: serve HTTPS; ``certfile``/``keyfile`` ``None`` -> a self-signed certificate for
             127.0.0.1/localhost is generated with ``openssl`` at start (``Emulator.ca_file``).
         certfile, keyfile: PEM files to use instead.
+        bot_check: ``"tls"``: over HTTPS, connections whose ClientHello lacks browser traits get
+            a Cloudflare challenge for every request (see ``tlscheck.py``); ``None``: off.
     """
 
     era: str = "1.8.96"
@@ -169,6 +171,7 @@ class EmulatorConfig:
     tls: bool = False
     certfile: str | None = None
     keyfile: str | None = None
+    bot_check: str | None = None
 
     def __post_init__(self) -> None:
         # JSON (``/__emulator__/config``) and the CLI hand over lists; keep the dataclass hashable-ish
@@ -197,6 +200,8 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must start with '/'")
         if self.nonce_life <= 0:
             raise ValueError("nonce_life must be positive")
+        if self.bot_check not in (None, "tls"):
+            raise ValueError(f"bot_check must be None or 'tls', not {self.bot_check!r}")
 
     def replace(self, **changes: Any) -> EmulatorConfig:
         """A validated copy with ``changes`` applied (unknown names raise ``TypeError``)."""

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from . import botcheck  # bot_check
 from . import page as page_mod
 from .scenarios import (
     FAULTS,
@@ -609,6 +610,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60.0
     server: _Server
+    challenged = False  # bot_check: this connection's ClientHello looked like no browser
 
     # ---- connection plumbing
 
@@ -622,6 +624,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             # the TLS handshake runs here, in the connection's thread, not in accept()
             raw: socket.socket = self.request
             raw.settimeout(10.0)
+            if self.emulator.config.bot_check == "tls" and not botcheck.is_browser_connection(raw):  # bot_check
+                self.challenged = True
+                self.emulator.count("challenged_connections")
             tls = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
             with self.server.track_lock:
                 self.server.sockets.discard(raw)
@@ -827,6 +832,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send(self._control(req), counted=False)
             return
         emu.count("requests")
+        if self.challenged:  # bot_check: every request on the connection gets the challenge
+            self.send(_fault_challenge(self, req, _zero_400), head_only=head_only)
+            return
         cfg = emu.config
         try:
             if req.path == cfg.ajax_path:
@@ -1107,7 +1115,7 @@ def _make_certificate(directory: str) -> tuple[str, str]:
 _PAGE_FIELDS = ("era", "stream", "post_id", "bot_id", "page_path", "ajax_path", "memory_limit",
                 "page_size", "chatbox", "extra_chatboxes", "nonce_secret")
 _STAT_KEYS = ("page_fetches", "ajax_posts", "connections", "requests", "faults_injected",
-              "stale_nonce", "errors")
+              "stale_nonce", "errors", "challenged_connections")
 
 
 class Emulator:
@@ -1315,7 +1323,8 @@ class Emulator:
 
         ``page_fetches``, ``ajax_posts`` (every request to ajax_path), ``connections`` (accepted
         TCP connections), ``requests`` (all but ``/__emulator__/*``), ``faults_injected``,
-        ``stale_nonce`` (nonce checks that failed, incl. the fault), ``errors`` (answers that were
+        ``stale_nonce`` (nonce checks that failed, incl. the fault), ``challenged_connections``
+        (HTTPS connections the TLS bot check challenged), ``errors`` (answers that were
         neither a page nor a successful chat reply) and ``status_counts`` ``{status: n}`` where 0
         counts faults that gave no complete answer (reset, hang, trickle, truncated, ...).
         """

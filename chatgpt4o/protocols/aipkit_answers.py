@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .._answer import decode_json_body, parse_retry_after
 from ..exceptions import (
     EndpointGoneError,
     MalformedResponseError,
@@ -23,7 +24,6 @@ from ..exceptions import (
     TokenLimitError,
     UpstreamError,
 )
-from .._answer import decode_json_body, parse_retry_after
 from ._wpaicg_reply import check_status
 from .aipkit_events import ORIGIN_HINT, SITE_BROKEN, site_error
 
