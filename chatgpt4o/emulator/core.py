@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import email.message
+import json
 import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
+
+from .scenarios import EmulatorConfig
 
 __all__ = [
     "AJAX_HEADERS",
@@ -28,6 +31,7 @@ __all__ = [
     "cached",
     "chunk",
     "client_ip",
+    "format_reply",
     "html_page",
     "parse_multipart",
     "parse_urlencoded",
@@ -214,8 +218,29 @@ def html_page(status: int, title: str, body: str, extra: Iterable[tuple[str, str
     return Response(status, [*extra, HTML], html.encode("utf-8"), close=close, outcome="error")
 
 
-def zero_400() -> Response:
-    """admin-ajax's ``wp_die('0', 400)`` for an unregistered action; Apache closes after a 400."""
-    headers = [("X-Robots-Tag", "noindex"), ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-               ("Cache-Control", "no-cache, must-revalidate, max-age=0"), HTML]
+def zero_400(full_headers: bool = False) -> Response:
+    """admin-ajax's ``wp_die('0', 400)`` for an unregistered action; Apache closes after a 400.
+
+    ``full_headers``: an action was given, so admin-ajax had already sent nosniff and the frame
+    options (fixture aipkit 05); without an action it dies before them (fixture 41).
+    """
+    headers = ([*AJAX_HEADERS, HTML] if full_headers else
+               [("X-Robots-Tag", "noindex"), ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
+                ("Cache-Control", "no-cache, must-revalidate, max-age=0"), HTML])
     return Response(400, headers, b"0", close=True, outcome="error")
+
+
+def format_reply(cfg: EmulatorConfig, message: str, history: list[dict[str, str]], **extra: Any) -> str:
+    """What the emulated model answers: ``cfg.reply``, else ``cfg.reply_template`` filled in.
+
+    Placeholders: ``{message}`` (what the model got this turn), ``{turns}`` (history items),
+    ``{history}`` (JSON list of ``{"role","content"}``) and the generation's ``extra`` names.
+    A template that does not format (unknown name, stray brace) is answered verbatim.
+    """
+    if cfg.reply is not None:
+        return cfg.reply
+    try:
+        return cfg.reply_template.format(message=message, turns=len(history),
+                                         history=json.dumps(history, ensure_ascii=False), **extra)
+    except (KeyError, IndexError, ValueError):
+        return cfg.reply_template

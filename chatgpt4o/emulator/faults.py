@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import wpaicg
+from . import aipkit, aipkit_stream, wpaicg
+from .aipkit_era import aipkit_era, is_aipkit
 from .core import (
     AJAX_HEADERS,
     HTML,
@@ -224,7 +225,22 @@ def _fault_endless_chunked(h: Handler, req: Request, normal: Callable[[], Respon
     h.abort()
 
 
+def _aipkit_stream(h: Handler, req: Request) -> bool:
+    return is_aipkit(h.emulator.config.era) and req.request.get("action") == "aipkit_frontend_chat_stream"
+
+
 def _fault_sse_endless(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+    if _aipkit_stream(h, req):
+        era = aipkit_era(h.emulator.config.era)
+        resp = Response(200, aipkit_stream.headers(era), stream=iter(()), chunked=True)
+        start = (aipkit_stream.PREAMBLE if era.preamble else "") + aipkit_stream.record(
+            {"message_id": aipkit_stream.message_id(h.emulator.clock())}, "message_start")
+        h.write(h.head(resp, None) + chunk(start.encode()))
+        while not h.emulator.wait(0.05):
+            if not h.write(chunk(b'data: {"delta":""}\n\n')):
+                break
+        h.abort()
+        return
     resp = Response(200, list(wpaicg.SSE_HEADERS), stream=iter(()), chunked=True)
     first = ('data: {"id":"chatcmpl-endless","object":"chat.completion.chunk","created":0,'
              '"model":"gpt-3.5-turbo","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
@@ -240,6 +256,35 @@ def _fault_sse_endless(h: Handler, req: Request, normal: Callable[[], Response])
         if not h.write(chunk(event)):
             break
     h.abort()
+
+
+def _stream_variant(variant: str) -> FaultFn:
+    def fault(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+        return aipkit.stream(h, req, variant) if _aipkit_stream(h, req) else normal()
+
+    return fault
+
+
+def _fault_sse_trickle(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+    resp = normal()
+    pieces: list[bytes] = []
+    for part in ([resp.body] if resp.stream is None else resp.stream):
+        # SSE records one by one; the 4 KiB preamble and whole bodies in 1 KiB slices
+        pieces.extend(part[i : i + 1024] for i in range(0, len(part), 1024))
+    delay = h.emulator.config.slow_seconds
+    if resp.stream is None:
+        h.write(h.head(resp, len(resp.body)))
+        for piece in pieces:
+            if h.emulator.wait(delay) or not h.write(piece):
+                h.abort()
+                return
+        return
+    h.write(h.head(resp, None))
+    for piece in pieces:
+        if h.emulator.wait(delay) or not h.write(chunk(piece)):
+            h.abort()
+            return
+    h.write(b"0\r\n\r\n")
 
 
 def _fault_redirect(other_host: bool) -> FaultFn:
@@ -305,6 +350,9 @@ FAULT_TABLE: dict[str, FaultFn] = {
     "sse_endless": _fault_sse_endless,
     "huge_page": _fault_huge_page,
     "stale_nonce": _fault_stale_nonce,
+    "sse_no_done": _stream_variant("no_done"),
+    "sse_provider_error": _stream_variant("provider_error"),
+    "sse_trickle": _fault_sse_trickle,
     "endpoint_gone": _fault_endpoint_gone,
 }
 assert set(FAULT_TABLE) == set(FAULTS), "every documented fault needs a handler"

@@ -25,11 +25,11 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import theme, wpaicg
+from . import aipkit, theme
 from .core import (
     HTML,
     POST_MAX_SIZE,
@@ -43,6 +43,7 @@ from .core import (
     zero_400,
 )
 from .faults import FAULT_TABLE
+from .generations import generation
 from .scenarios import endpoint_removed
 
 if TYPE_CHECKING:
@@ -333,14 +334,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         emu.count("requests")
         cfg = emu.config
+        started = time.monotonic()
+        action = ""
         try:
+            gen = generation(cfg.era)
             if req.path == cfg.ajax_path:
                 emu.count("ajax_posts")
-                resp = self._with_faults("ajax", req, lambda: self.ajax(req))
+                action = req.request.get("action", "")
+                if action in gen.COUNTERS:
+                    emu.count(gen.COUNTERS[action])
+                step = gen.STEPS.get(action)
+                targets = ("ajax", step) if step else ("ajax",)
+                resp = self._with_faults(targets, req, lambda: self.ajax(req))
                 emu.log_request(req, resp.status if resp is not None else 0)
-            elif req.path == cfg.page_path and req.method in ("GET", "HEAD"):
+            elif req.path in (cfg.page_path, cfg.bot_path) and req.method in ("GET", "HEAD"):
                 emu.count("page_fetches")
-                resp = self._with_faults("page", req, lambda: generation(cfg.era).page(self, req))
+                resp = self._with_faults(("page",), req, lambda: gen.page(self, req))
             elif cfg.page_path != "/" and req.path == cfg.page_path.rstrip("/") and req.method == "GET":
                 resp = Response(301, [("X-Redirect-By", "WordPress"),
                                       ("Location", emu.base_url + cfg.page_path), HTML], b"")
@@ -352,9 +361,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             resp = Response(500, [HTML], b"emulator error", close=True, outcome="error")
         if resp is not None:
             self.send(resp, head_only=head_only)
+        # one line per request; the query string is left out: it carries nonces and session ids
+        logger.info("%s %s%s -> %s (%.0f ms)", req.method, req.path, f" action={action}" if action else "",
+                    resp.status if resp is not None else "fault", (time.monotonic() - started) * 1000)
 
-    def _with_faults(self, target: str, req: Request, normal: Callable[[], Response]) -> Response | None:
-        fault = self.emulator.draw_fault(target)
+    def _with_faults(self, targets: tuple[str, ...], req: Request,
+                     normal: Callable[[], Response]) -> Response | None:
+        fault = self.emulator.draw_fault(targets)
         if fault is None:
             return normal()
         logger.debug("injecting fault %s into %s %s", fault, req.method, req.path)
@@ -372,30 +385,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """admin-ajax: the handler the era registered for ``action``, else ``0``/400."""
         action = req.request.get("action", "")
         era = self.emulator.config.era
-        handler = None if endpoint_removed(era) else generation(era).ACTIONS.get(action)
+        gen = generation(era)
+        handler = gen.ACTIONS.get(action) if gen is aipkit or not endpoint_removed(era) else None
         if handler is None or req.method not in ("GET", "POST"):
-            return zero_400()
+            # an action nobody registered gets admin-ajax's full headers; a missing one fewer
+            return zero_400(full_headers=bool(action) and gen is aipkit)
         return handler(self, req)
 
     def nonce_failure(self, req: Request) -> Response:
         """The era's answer to a stale nonce on this request (used by the ``stale_nonce`` fault)."""
         return generation(self.emulator.config.era).nonce_failure(self, req)
-
-
-class Generation(Protocol):
-    """What a plugin generation module provides (:mod:`.wpaicg`, :mod:`.aipkit`)."""
-
-    @property
-    def ACTIONS(self) -> Mapping[str, ActionFn]:
-        """admin-ajax action name -> handler."""
-
-    def nonce_failure(self, h: Handler, req: Request, /) -> Response:
-        """The answer to a stale nonce on ``req``."""
-
-    def page(self, h: Handler, req: Request, /) -> Response:
-        """The chat page."""
-
-
-def generation(era: str) -> Generation:
-    """The module of the plugin generation serving ``era``."""
-    return wpaicg

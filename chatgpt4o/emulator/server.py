@@ -20,16 +20,20 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import wpaicg_page
+from . import aipkit_page, wpaicg_page
+from .aipkit_era import is_aipkit
+from .aipkit_store import AipkitStore
 from .core import Request, Response, StatusCounts
 from .handler import Server
 from .scenarios import EmulatorConfig, pick_fault
 from .theme import PageTemplate
 from .tls import make_certificate as _make_certificate
 from .wordpress import (
+    AIPKIT_NONCE_ACTION,
     IMG_NONCE_ACTION,
     NONCE_ACTION,
     nonce_tick,
+    sanitize_key,
     wp_nonce,
     wp_verify_nonce,
 )
@@ -41,9 +45,11 @@ logger = logging.getLogger("chatgpt4o.emulator")
 
 
 _PAGE_FIELDS = ("era", "stream", "post_id", "bot_id", "page_path", "ajax_path", "memory_limit",
-                "page_size", "chatbox", "extra_chatboxes", "nonce_secret")
+                "page_size", "chatbox", "extra_chatboxes", "nonce_secret", "bots", "popup",
+                "sitewide_popup", "bot_path", "provider")
 _STAT_KEYS = ("page_fetches", "ajax_posts", "connections", "requests", "faults_injected",
-              "stale_nonce", "errors")
+              "stale_nonce", "errors", "cache_posts", "streams", "nonce_refreshes", "nonstream_posts",
+              "history_requests")
 
 
 class Emulator:
@@ -78,7 +84,9 @@ class Emulator:
         self._stats: dict[str, int] = {key: 0 for key in _STAT_KEYS}
         self._status = StatusCounts()
         self._requests: deque[dict[str, Any]] = deque(maxlen=1000)
-        self._template: tuple[Any, PageTemplate] | None = None
+        self._templates: dict[str, tuple[Any, PageTemplate]] = {}
+        #: the AIPKit site's tables (message cache, chat logs, guest usage)
+        self.aipkit = AipkitStore()
         self.stopping = threading.Event()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -177,19 +185,24 @@ class Emulator:
 
     @property
     def current_nonce(self) -> str:
-        """The ``data-nonce`` the page shows right now."""
+        """The chat nonce the page shows right now (1.x ``data-nonce``, 2.x ``cfg.nonce``)."""
+        return self.nonce(AIPKIT_NONCE_ACTION if is_aipkit(self._config.era) else NONCE_ACTION)
+
+    def nonce(self, action: str) -> str:
+        """``wp_create_nonce(action)`` for a guest, right now."""
         with self._lock:
-            return wp_nonce(self._secret(), NONCE_ACTION, self._tick())
+            return wp_nonce(self._secret(), action, self._tick())
 
     def rotate_nonce(self) -> None:
         """Invalidate every nonce issued so far (new secret)."""
         with self._lock:
             self._generation += 1
 
-    def verify_nonce(self, nonce: str) -> bool:
-        """Check a submitted ``_wpnonce``; also drives ``rotate_every``."""
+    def verify_nonce(self, nonce: str, action: str = NONCE_ACTION) -> bool:
+        """Check a submitted nonce (``sanitize_key``-ed); also drives ``rotate_every``."""
         with self._lock:
-            ok = wp_verify_nonce(nonce, self._secret(), NONCE_ACTION, self._tick()) > 0
+            value = sanitize_key(nonce) if action == AIPKIT_NONCE_ACTION else nonce
+            ok = wp_verify_nonce(value, self._secret(), action, self._tick()) > 0
             self._ajax_seen += 1
             every = self._config.rotate_every
             if every > 0 and self._ajax_seen % every == 0:
@@ -198,21 +211,32 @@ class Emulator:
 
     # ---- used by the handler
 
-    def render_page(self) -> bytes:
+    def render_page(self, path: str = "", client_ip: str = "") -> bytes:
+        """The chat page at ``path`` (default ``page_path``), nonces joined in."""
         with self._lock:
             cfg = self._config
+            path = path or cfg.page_path
             # only what the markup depends on: fault bursts rewrite the config on every request
             key = tuple(getattr(cfg, name) for name in _PAGE_FIELDS) + (self.base_url,)
-            if self._template is None or self._template[0] != key:
-                self._template = (key, wpaicg_page.build_page_template(cfg, self.base_url))
-            template = self._template[1]
+            cached = self._templates.get(path)
+            if cached is None or cached[0] != key:
+                if is_aipkit(cfg.era):
+                    built = aipkit_page.build_aipkit_page(cfg, self.base_url, path)
+                else:
+                    built = wpaicg_page.build_page_template(cfg, self.base_url)
+                cached = self._templates[path] = (key, built)
+            template = cached[1]
             secret, tick = self._secret(), self._tick()
+        if is_aipkit(cfg.era):
+            return template.render({aipkit_page.NONCE_SLOT: wp_nonce(secret, AIPKIT_NONCE_ACTION, tick),
+                                    aipkit_page.IP_SLOT: client_ip})
         return template.render({wpaicg_page.NONCE_SLOT: wp_nonce(secret, NONCE_ACTION, tick),
                                 wpaicg_page.IMG_NONCE_SLOT: wp_nonce(secret, IMG_NONCE_ACTION, tick)})
 
-    def draw_fault(self, target: str) -> str | None:
+    def draw_fault(self, targets: tuple[str, ...]) -> str | None:
+        """The fault for one request matching ``targets`` (see ``pick_fault``), if any."""
         with self._lock:
-            fault, changes = pick_fault(self._config, target, self._rng)
+            fault, changes = pick_fault(self._config, targets, self._rng)
             if changes:
                 self._config = self._config.replace(**changes)
             return fault
@@ -272,16 +296,23 @@ class Emulator:
     def stats(self) -> dict[str, Any]:
         """A snapshot of the counters.
 
-        ``page_fetches``, ``ajax_posts`` (every request to ajax_path), ``connections`` (accepted
-        TCP connections), ``requests`` (all but ``/__emulator__/*``), ``faults_injected``,
-        ``stale_nonce`` (nonce checks that failed, incl. the fault), ``errors`` (answers that were
-        neither a page nor a successful chat reply) and ``status_counts`` ``{status: n}`` where 0
-        counts faults that gave no complete answer (reset, hang, trickle, truncated, ...).
+        ``page_fetches`` (chat pages: ``page_path`` and ``bot_path``), ``ajax_posts`` (every
+        request to ajax_path), ``connections`` (accepted TCP connections), ``requests`` (all but
+        ``/__emulator__/*``), ``faults_injected``, ``stale_nonce`` (nonce checks that failed,
+        incl. the fault), ``errors`` (answers that were neither a page nor a successful chat
+        reply), the AIPKit steps ``cache_posts``, ``streams``, ``nonce_refreshes``,
+        ``nonstream_posts`` and ``history_requests`` (history and conversation list), counted
+        whether or not a fault hits them, and ``status_counts`` ``{status: n}`` where 0 counts
+        faults that gave no complete answer (reset, hang, trickle, truncated, ...).
         """
         with self._lock:
             snapshot: dict[str, Any] = dict(self._stats)
             snapshot["status_counts"] = StatusCounts(self._status)
             return snapshot
+
+    def reset_site(self) -> None:
+        """Forget the AIPKit site's state: cached messages, chat logs and guest token usage."""
+        self.aipkit.clear()
 
     def reset_stats(self) -> None:
         """Zero every counter and forget the request log."""

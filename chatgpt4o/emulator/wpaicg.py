@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import theme
-from .core import AJAX_HEADERS, HTML, JSON, Request, Response, words
+from .core import AJAX_HEADERS, HTML, JSON, Request, Response, format_reply, words
 from .scenarios import (
     EmulatorConfig,
     nonce_failure_is_json,
@@ -36,7 +36,7 @@ from .wordpress import (
 if TYPE_CHECKING:
     from .handler import ActionFn, Handler
 
-__all__ = ["ACTIONS", "GREETING", "SSE_HEADERS", "chat", "format_reply", "nonce_failure", "page"]
+__all__ = ["ACTIONS", "COUNTERS", "GREETING", "SSE_HEADERS", "STEPS", "chat", "nonce_failure", "page"]
 
 GREETING = (
     "Converse as if you were an AI assistant. Answer the question as truthfully as possible "
@@ -59,22 +59,6 @@ SSE_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Accel-Buffering", "no"),
     ("Content-Type", "text/event-stream;charset=UTF-8"),
 )
-
-
-def format_reply(cfg: EmulatorConfig, message: str, history: list[dict[str, str]], **extra: Any) -> str:
-    """What the emulated model answers: ``cfg.reply``, else ``cfg.reply_template`` filled in.
-
-    Placeholders: ``{message}`` (what the model got this turn), ``{turns}`` (history items),
-    ``{history}`` (JSON list of ``{"role","content"}``) and the generation's ``extra`` names.
-    A template that does not format (unknown name, stray brace) is answered verbatim.
-    """
-    if cfg.reply is not None:
-        return cfg.reply
-    try:
-        return cfg.reply_template.format(message=message, turns=len(history),
-                                         history=json.dumps(history, ensure_ascii=False), **extra)
-    except (KeyError, IndexError, ValueError):
-        return cfg.reply_template
 
 
 def page(h: Handler, req: Request) -> Response:
@@ -277,3 +261,6 @@ def _history(fields: dict[str, str], cfg: EmulatorConfig) -> list[dict[str, str]
 
 #: admin-ajax actions of the 1.x plugin (both names reach the same handler).
 ACTIONS: dict[str, ActionFn] = {"wpaicg_chat_shortcode_message": chat, "wpaicg_chatbox_message": chat}
+#: 1.x has one step; its faults use the ``ajax`` target and its requests the ``ajax_posts`` counter.
+STEPS: dict[str, str] = {}
+COUNTERS: dict[str, str] = {}
