@@ -85,7 +85,7 @@ class EmulatorProcess:
 
     def __init__(self, *, tls: bool, page_size: int = 300_000) -> None:
         self.tls = tls
-        args = [sys.executable, "-m", "chatgpt4o.emulator", "--host", "127.0.0.1", "--port", "0",
+        args = [sys.executable, "-m", "chatgpt4o.emulator", "--era", "1.8.96", "--host", "127.0.0.1", "--port", "0",
                 "--page-size", str(page_size)]
         if tls:
             args.append("--tls")

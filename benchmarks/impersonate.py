@@ -38,7 +38,7 @@ def timed(page_url: str, verify: bool | str, n: int, impersonate: str | None) ->
 
 def new_connections(impersonate: str | None, n: int = 100) -> int:
     """New TCP connections the emulator accepted during ``n`` warm asks."""
-    with Emulator(tls=True) as emu, Client(emu.page_url, verify=emu.ca_file or True,
+    with Emulator(era="1.8.96", tls=True) as emu, Client(emu.page_url, verify=emu.ca_file or True,
                                            impersonate=impersonate) as client:
         client.ask("warm up")
         before = emu.stats["connections"]

@@ -78,7 +78,7 @@ def counts(report: Report, n: int) -> None:
     from chatgpt4o.emulator import Emulator
 
     for scheme, tls in (("HTTPS", True), ("HTTP", False)):
-        with Emulator(tls=tls) as emu, Client(emu.page_url, verify=emu.ca_file or True) as client:
+        with Emulator(era="1.8.96", tls=tls) as emu, Client(emu.page_url, verify=emu.ca_file or True) as client:
             client.ask("warm up")
             emu.reset_stats()
             for i in range(n):
@@ -102,7 +102,7 @@ def rotation(report: Report, n: int) -> None:
     from chatgpt4o.emulator import Emulator
 
     for scheme, tls in (("HTTPS", True), ("HTTP", False)):
-        with Emulator(tls=tls) as emu, Client(emu.page_url, verify=emu.ca_file or True) as client:
+        with Emulator(era="1.8.96", tls=tls) as emu, Client(emu.page_url, verify=emu.ca_file or True) as client:
             client.ask("warm up")
             emu.rotate_nonce()
             emu.reset_stats()

@@ -48,28 +48,36 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
 def open_client(args: argparse.Namespace) -> Iterator[Client]:
     from .client import Client
 
-    base_url: str | None = args.base_url
     with contextlib.ExitStack() as stack:
-        if args.emulator:
-            if base_url is not None:
-                raise exc.InvalidConfigError("--emulator and --base-url exclude each other — pass one of them")
-            from .emulator import Emulator
-
-            options: dict[str, Any] = {"stream": args.emulator_stream}
-            if args.emulator_era:
-                options["era"] = args.emulator_era
-            try:
-                emulator = Emulator(**options)
-            except (ValueError, TypeError) as error:
-                raise exc.InvalidConfigError(f"bad emulator setting: {error} — see chatgpt4o --help") from None
-            base_url = stack.enter_context(emulator).base_url
-        elif args.emulator_stream or args.emulator_era:
-            raise exc.InvalidConfigError("--emulator-stream and --emulator-era need --emulator — add --emulator")
+        base_url = site_url(args, stack)
         client = stack.enter_context(
             Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries,
                    impersonate=args.impersonate)
         )
         yield client
+
+
+#: The plugin era ``--emulator`` starts when ``--emulator-era`` is not given.
+EMULATOR_ERA = "1.8.96"
+
+
+def site_url(args: argparse.Namespace, stack: contextlib.ExitStack) -> str | None:
+    """The site to talk to: ``--base-url``, or the emulator ``--emulator`` starts in ``stack``."""
+    base_url: str | None = getattr(args, "base_url", None)
+    era, stream = getattr(args, "emulator_era", None), getattr(args, "emulator_stream", False)
+    if not getattr(args, "emulator", False):
+        if era or stream:
+            raise exc.InvalidConfigError("--emulator-stream and --emulator-era need --emulator — add --emulator")
+        return base_url
+    if base_url is not None:
+        raise exc.InvalidConfigError("--emulator and --base-url exclude each other — pass one of them")
+    from .emulator import Emulator
+
+    try:
+        emulator = Emulator(stream=stream, era=era or EMULATOR_ERA)
+    except (ValueError, TypeError) as error:
+        raise exc.InvalidConfigError(f"bad emulator setting: {error} — see chatgpt4o --help") from None
+    return str(stack.enter_context(emulator).base_url)
 
 
 def as_messages(question: str, system: str | None) -> str | list[dict[str, str]]:

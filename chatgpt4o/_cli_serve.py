@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import exceptions as exc
+from ._cli_base import site_url
 
 __all__ = ["add_parser", "run"]
 
@@ -98,24 +99,6 @@ def _access_log() -> Iterator[None]:
         logger.propagate = saved[1]
 
 
-def _site_url(args: argparse.Namespace, stack: contextlib.ExitStack) -> str | None:
-    base_url: str | None = getattr(args, "base_url", None)
-    era, stream = getattr(args, "emulator_era", None), getattr(args, "emulator_stream", False)
-    if not getattr(args, "emulator", False):
-        if era or stream:
-            raise exc.InvalidConfigError("--emulator-stream and --emulator-era need --emulator — add --emulator")
-        return base_url
-    if base_url is not None:
-        raise exc.InvalidConfigError("--emulator and --base-url exclude each other — pass one of them")
-    from .emulator import Emulator
-
-    try:
-        emulator = Emulator(stream=stream, **({"era": era} if era else {}))
-    except (ValueError, TypeError) as error:
-        raise exc.InvalidConfigError(f"bad emulator setting: {error} — see chatgpt4o serve --help") from None
-    return stack.enter_context(emulator).base_url
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``chatgpt4o serve``; returns the exit code (0 after SIGTERM, 130 after Ctrl-C)."""
     from .gateway import ENV_API_KEY, create_app, is_loopback, make_server
@@ -128,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             "or keep --host 127.0.0.1"
         )
     with contextlib.ExitStack() as stack:
-        site = _site_url(args, stack)
+        site = site_url(args, stack)
         app = create_app(
             base_url=site, bot_id=args.bot_id, api_key=args.api_key, timeout=getattr(args, "timeout", None),
             proxy=getattr(args, "proxy", None), max_retries=getattr(args, "retries", None),

@@ -171,7 +171,7 @@ BAD_INPUTS: list[Bad] = [
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
+    with Emulator(era="1.8.96") as emu:
         yield emu
 
 

@@ -101,7 +101,7 @@ def test_streaming_output_equals_the_whole_answer(wpaicg_emulator_factory: Make)
 
 
 def test_offline_emulator_flag() -> None:
-    result = run("--emulator", "Hello")
+    result = run("--emulator", "--emulator-era", "1.8.96", "Hello")
     assert (result.returncode, result.stdout, result.stderr) == (0, "echo: Hello\n", "")
 
 
@@ -226,7 +226,7 @@ def test_check_dead_port_exits_3() -> None:
 
 
 def test_check_offline() -> None:
-    result = run("--emulator", "check")
+    result = run("--emulator", "--emulator-era", "1.8.96", "check")
     assert result.returncode == 0, result.stderr
     assert "result: the site works" in result.stdout
 

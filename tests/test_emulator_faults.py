@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
 import socket
 import zlib
@@ -16,7 +17,7 @@ from chatgpt4o.emulator import FAULTS, Emulator
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator(slow_seconds=0.3, page_size=20_000) as emulator:
+    with Emulator(era="1.8.96", slow_seconds=0.3, page_size=20_000) as emulator:
         yield emulator
 
 
@@ -282,7 +283,7 @@ def test_fault_target_page_leaves_ajax_alone(emu: Emulator) -> None:
 
 def test_fault_rate_is_reproducible_with_seed() -> None:
     def run() -> list[int]:
-        with Emulator(fault_rate=0.5, fault_mix=("502", "503", "429"), seed=42) as e:
+        with Emulator(era="1.8.96", fault_rate=0.5, fault_mix=("502", "503", "429"), seed=42) as e:
             return [requests.post(e.ajax_url, data=_fields(e), timeout=5).status_code for _ in range(12)]
 
     first = run()
@@ -317,10 +318,15 @@ COVERAGE = {
     "redirect_other_host": "test_redirect_other_host", "redirect_loop": "test_redirect_loop",
     "sse_endless": "test_sse_endless", "huge_page": "test_huge_page",
     "stale_nonce": "test_stale_nonce", "endpoint_gone": "test_endpoint_gone",
+    "sse_no_done": "test_emulator_aipkit_faults.test_stream_without_done",
+    "sse_provider_error": "test_emulator_aipkit_faults.test_provider_error_mid_stream",
+    "sse_trickle": "test_emulator_aipkit_faults.test_trickle_sends_the_stream_event_by_event",
 }
 
 
 def test_every_fault_has_a_test() -> None:
     assert set(COVERAGE) == set(FAULTS)
     for test_name in COVERAGE.values():
-        assert callable(globals()[test_name])
+        module, _, name = test_name.rpartition(".")
+        where = vars(importlib.import_module(f"tests.{module}")) if module else globals()
+        assert callable(where[name])

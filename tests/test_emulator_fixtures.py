@@ -115,7 +115,7 @@ RECIPES: dict[str, Recipe] = {
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
+    with Emulator(era="1.8.96") as emu:
         yield emu
 
 

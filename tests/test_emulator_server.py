@@ -39,14 +39,14 @@ def _fields(emu: Emulator, message: str | None = "hi", history: Any = None, **ex
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator() as emulator:
+    with Emulator(era="1.8.96") as emulator:
         yield emulator
 
 
 @pytest.fixture(autouse=True)
 def _defaults(emu: Emulator) -> Iterator[None]:
     yield
-    emu.configure(**{k: v for k, v in EmulatorConfig().to_dict().items() if k not in ("tls", "certfile", "keyfile")})
+    emu.configure(**{k: v for k, v in EmulatorConfig(era="1.8.96").to_dict().items() if k not in ("tls", "certfile", "keyfile")})
 
 
 def _chat(emu: Emulator, **kwargs: Any) -> requests.Response:
@@ -156,7 +156,7 @@ def test_rotation_changes_page_nonce_and_rejects_old(emu: Emulator) -> None:
 
 def test_expired_nonce_with_fake_clock(wpaicg_emulator_factory: Callable[..., Emulator]) -> None:
     now = [5_000_000.0]
-    emu = Emulator(clock=lambda: now[0]).start()
+    emu = Emulator(era="1.8.96", clock=lambda: now[0]).start()
     try:
         fields = _fields(emu)
         now[0] += 86400.0 + 43200.0  # beyond the previous tick
@@ -378,11 +378,11 @@ def test_config_validation() -> None:
         Emulator(no_such_field=1)
     with pytest.raises(ValueError):
         Emulator(host="0.0.0.0")
-    assert set(ERAS) == {"1.8.79", "1.8.91", "1.8.96", "2.x"}
+    assert set(ERAS) == {"1.8.79", "1.8.91", "1.8.96", "2.x", "2.3.19", "2.3.40", "2.4.0", "2.4.71"}
 
 
 def test_running_context_manager() -> None:
-    with running(reply="ok") as base_url:
+    with running(era="1.8.96", reply="ok") as base_url:
         assert base_url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(base_url + "/__emulator__/stats", timeout=5) as resp:
             assert json.load(resp)["requests"] == 0
@@ -432,7 +432,7 @@ def test_64_concurrent_keepalive_connections(emu: Emulator) -> None:
 
 
 def test_tls_with_generated_certificate() -> None:
-    with Emulator(tls=True) as emu:
+    with Emulator(era="1.8.96", tls=True) as emu:
         assert emu.base_url.startswith("https://127.0.0.1:")
         assert emu.ca_file
         context = ssl.create_default_context(cafile=emu.ca_file)
@@ -454,7 +454,7 @@ def test_tls_with_generated_certificate() -> None:
 
 def test_cli_serves_and_exits_cleanly_on_sigterm() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chatgpt4o.emulator", "--port", "0", "--reply", "from the cli"],
+        [sys.executable, "-m", "chatgpt4o.emulator", "--era", "1.8.96", "--port", "0", "--reply", "from the cli"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -505,7 +505,7 @@ def test_plugin_factory_stops_what_it_started(wpaicg_emulator_factory: Callable[
 
 @pytest.mark.parametrize("fault", ["hang", "sse_endless", "endless_chunked", None])
 def test_stop_ends_hanging_and_idle_connections(fault: str | None) -> None:
-    emu = Emulator(fault=fault).start()
+    emu = Emulator(era="1.8.96", fault=fault).start()
     port = int(emu.base_url.rsplit(":", 1)[1])
     body = "&".join(f"{k}={v}" for k, v in _fields(emu).items()).encode()
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)

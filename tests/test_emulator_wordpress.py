@@ -51,7 +51,7 @@ def test_nonce_valid_in_current_and_previous_tick_only() -> None:
 
 def test_emulator_nonce_follows_injected_clock_and_rotation() -> None:
     now = [1_000_000.0]
-    emu = Emulator(clock=lambda: now[0], nonce_life=100.0)
+    emu = Emulator(era="1.8.96", clock=lambda: now[0], nonce_life=100.0)
     first = emu.current_nonce
     assert first == wp_nonce("emulator-secret", "wpaicg-chatbox", nonce_tick(now[0], 100.0))
     assert emu.verify_nonce(first)
@@ -67,7 +67,7 @@ def test_emulator_nonce_follows_injected_clock_and_rotation() -> None:
 
 
 def test_rotate_every_invalidates_after_n_checks() -> None:
-    emu = Emulator(rotate_every=2)
+    emu = Emulator(era="1.8.96", rotate_every=2)
     nonce = emu.current_nonce
     assert emu.verify_nonce(nonce)
     assert emu.verify_nonce(nonce)  # second check passes, then the secret changes

@@ -293,7 +293,7 @@ class EmulatorProcess:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chatgpt4o.emulator", "--port", "0"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "chatgpt4o.emulator", "--era", "1.8.96", "--port", "0"], stdout=subprocess.PIPE, text=True
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()

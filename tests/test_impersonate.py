@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator(tls=True, bot_check="tls") as emulator:
+    with Emulator(era="1.8.96", tls=True, bot_check="tls") as emulator:
         yield emulator
 
 
@@ -128,14 +128,14 @@ def test_cookies_are_sent(emu: Emulator) -> None:
 
 def test_deadline_is_respected() -> None:
     # Without the deadline the ask would succeed after the latency.
-    with Emulator(tls=True, latency=30.0) as slow, Client(
+    with Emulator(era="1.8.96", tls=True, latency=30.0) as slow, Client(
         slow.page_url, impersonate="chrome", verify=slow.ca_file, timeout=0.5, max_retries=0
     ) as client, pytest.raises(APITimeoutError):
         client.ask("hi")
 
 
 def test_stopping_a_stream_early_frees_the_transfer() -> None:
-    with Emulator(tls=True, stream=True, latency=0.2, reply="one two three four five six") as site, Client(
+    with Emulator(era="1.8.96", tls=True, stream=True, latency=0.2, reply="one two three four five six") as site, Client(
         site.page_url, impersonate="chrome", verify=site.ca_file
     ) as client:
         pieces = client.stream("hi")
@@ -204,7 +204,7 @@ def test_proxy_is_used_with_its_credentials(emu: Emulator) -> None:
 def test_stream_yields_each_event_as_it_arrives() -> None:
     """The server holds the second event until the client has the first: a client that
     buffered the body would only see the first event after the server gave up waiting."""
-    with Emulator(tls=True, stream=True) as site:  # for its page and its certificate
+    with Emulator(era="1.8.96", tls=True, stream=True) as site:  # for its page and its certificate
         _serve_held_back_stream(site)
 
 

@@ -73,7 +73,7 @@ def test_nonce_rotation_between_asks(make: Make, client_for: Callable[..., Clien
 
 def test_nonce_expiry_by_the_clock(make: Make, client_for: Callable[..., Client]) -> None:
     now = [1_000_001.0]  # tick = ceil(now / 5)
-    emu = Emulator(nonce_life=10.0, clock=lambda: now[0]).start()
+    emu = Emulator(era="1.8.96", nonce_life=10.0, clock=lambda: now[0]).start()
     try:
         client = client_for(emu)
         assert client.ask("before") == "echo: before"

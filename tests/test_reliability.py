@@ -114,7 +114,7 @@ def run_soak(
     outcomes: list[tuple[str, float] | None] = [None] * asks
     next_index = iter(range(asks))
     index_lock = threading.Lock()
-    with Emulator(
+    with Emulator(era="1.8.96",
         fault_rate=fault_rate, fault_mix=FAULT_MIX, seed=seed, rotate_every=ROTATE_EVERY,
         slow_seconds=SLOW_SECONDS, retry_after="1",
     ) as emu, Client(

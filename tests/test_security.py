@@ -36,7 +36,7 @@ PROXY_PASSWORD = "pa55word-q9z"
 
 @pytest.fixture(scope="module")
 def tls_emulator() -> Iterator[Emulator]:
-    with Emulator(tls=True) as emu:
+    with Emulator(era="1.8.96", tls=True) as emu:
         yield emu
 
 
@@ -114,7 +114,7 @@ def exception_texts(exc: BaseException) -> list[str]:
 def test_a_full_session_leaks_no_secret(all_logs: Capture) -> None:
     texts: list[str] = []
     errors: list[BaseException] = []
-    with Emulator(
+    with Emulator(era="1.8.96",
         rotate_every=3, fault_rate=0.3, seed=3, retry_after="0",
         fault_mix=("reset", "502", "503", "429", "truncated", "stale_nonce", "non_json", "invalid_utf8", "challenge"),
     ) as emu, Client(
@@ -268,9 +268,9 @@ def test_a_secret_cut_by_the_excerpt_limit_is_still_hidden() -> None:
 
 @pytest.mark.parametrize("target", ["page", "ajax"])
 def test_cookies_and_authorization_never_follow_a_redirect_to_another_host(target: str) -> None:
-    with Emulator(fault="redirect_other_host", fault_target=target) as site:
+    with Emulator(era="1.8.96", fault="redirect_other_host", fault_target=target) as site:
         port = int(site.base_url.rsplit(":", 1)[1])
-        with Emulator(host="127.0.0.2", port=port) as other:
+        with Emulator(era="1.8.96", host="127.0.0.2", port=port) as other:
             with Client(
                 site.base_url, timeout=3, cookies={"cf_clearance": COOKIE},
                 headers={"Authorization": f"Bearer {TOKEN}"}, sleep=lambda s: None,
@@ -299,7 +299,7 @@ def _assert_no_credentials(requests_seen: list[dict[str, Any]]) -> None:
 
 def test_a_redirect_to_another_port_does_not_carry_credentials() -> None:
     """Another port is another origin (another server): requests itself drops Authorization there."""
-    with Emulator() as other:
+    with Emulator(era="1.8.96") as other:
         server = OneShotServer(_redirect_to(other.base_url + "/"))
         try:
             with Client(
@@ -318,7 +318,7 @@ def test_a_redirect_to_another_port_does_not_carry_credentials() -> None:
 def test_an_https_to_http_downgrade_does_not_carry_credentials() -> None:
     from chatgpt4o.emulator.server import _make_certificate
 
-    with tempfile.TemporaryDirectory() as tmp, Emulator() as plain:
+    with tempfile.TemporaryDirectory() as tmp, Emulator(era="1.8.96") as plain:
         certfile, keyfile = _make_certificate(tmp)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certfile, keyfile)

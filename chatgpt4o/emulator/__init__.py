@@ -1,24 +1,32 @@
-"""A local emulator of a WordPress site running AI Power's (wpaicg) chat shortcode.
+"""A local emulator of a WordPress site running the AI Puffer / AI Power chat plugin.
 
-It serves, on 127.0.0.1 only, the chat page (``data-nonce``, ``data-post-id``, ``wpaicgParams``
-...) and ``admin-ajax.php`` answering ``wpaicg_chat_shortcode_message`` exactly like the plugin
-does (JSON or SSE, PHP-escaped, the same headers and error shapes as the recordings in
-``fixtures/wpaicg-1.8.96``), with scenarios for plugin eras, nonce expiry and rotation, bans,
-token limits, upstream errors and a table of network/HTTP faults.
+It serves, on 127.0.0.1 only, both generations of the plugin's front-end chat, chosen by
+``era=`` (:data:`ERAS`; default :data:`DEFAULT_ERA`, the current plugin):
+
+- 2.x, AIPKit (eras 2.3.19, 2.3.40, 2.4.0, 2.4.71; :mod:`.aipkit`): pages with
+  ``data-config`` chat boxes (inline, popup, several bots, a site-wide popup, a bot on a
+  sub-page), the cache + event-stream turn, the nonce refresh, server-side history, guest
+  quotas, bans, moderation and the Origin check, like the recordings in ``fixtures/aipkit-2.4.71``;
+- 1.x, the legacy shortcode (eras 1.8.79, 1.8.91, 1.8.96; :mod:`.wpaicg`): ``data-nonce``
+  pages and ``wpaicg_chat_shortcode_message`` answering JSON or SSE, PHP-escaped, like the
+  recordings in ``fixtures/wpaicg-1.8.96``;
+
+with nonce expiry and rotation shared by both, and a table of network/HTTP faults for every step.
 
 Quick start::
 
     from chatgpt4o.emulator import Emulator
 
-    with Emulator(era="1.8.96", stream=False) as emu:
+    with Emulator(era="2.4.71", bots=2) as emu:
         ...  # point the client at emu.page_url
-        emu.configure(fault="503", fault_count=2)  # the next two ajax calls fail
-        print(emu.stats["ajax_posts"])
+        emu.configure(fault="503", fault_count=2, fault_target="cache")  # the next two cache posts fail
+        print(emu.stats["streams"])
 
-Command line: ``python -m chatgpt4o.emulator --help``. Pytest: the ``wpaicg_emulator`` and
-``wpaicg_emulator_factory`` fixtures (:mod:`chatgpt4o.emulator.pytest_plugin`).
+Command line: ``python -m chatgpt4o.emulator --help``. Pytest: the ``aipkit_emulator`` and
+``aipkit_emulator_factory`` fixtures (2.x, era 2.4.71) and ``wpaicg_emulator`` and
+``wpaicg_emulator_factory`` (1.x, era 1.8.96) (:mod:`chatgpt4o.emulator.pytest_plugin`).
 
-What the plugin source says about ``message`` and ``wpaicg_chat_history``
+What the 1.x plugin source says about ``message`` and ``wpaicg_chat_history``
 (``classes/wpaicg_chat.php`` in WordPressBugBounty/plugins-gpt3-ai-content-generator; WordPress
 adds magic quotes, i.e. ``addslashes``, to every request value before the plugin sees it):
 
@@ -43,13 +51,23 @@ Order of the checks in 1.8.96 (source order, which the emulator follows): nonce
 message split on single spaces, exact token match), token limit, empty message, upstream call.
 """
 
-from .scenarios import ERAS, FAULTS, EmulatorConfig
+from .scenarios import (
+    DEFAULT_ERA,
+    ERAS,
+    FAULT_TARGETS,
+    FAULTS,
+    LEGACY_ERA,
+    EmulatorConfig,
+)
 from .server import Emulator, running
 from .wordpress import sanitize_text_field, wp_nonce
 
 __all__ = [
+    "DEFAULT_ERA",
     "ERAS",
     "FAULTS",
+    "FAULT_TARGETS",
+    "LEGACY_ERA",
     "Emulator",
     "EmulatorConfig",
     "running",

@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 __all__ = [
+    "AIPKIT_NONCE_ACTION",
     "IMG_NONCE_ACTION",
     "NONCE_ACTION",
     "addslashes",
@@ -32,6 +33,7 @@ __all__ = [
     "nonce_tick",
     "php_json_encode",
     "php_strip_tags",
+    "sanitize_key",
     "sanitize_text_field",
     "sanitize_textarea_field",
     "wp_check_invalid_utf8",
@@ -46,6 +48,8 @@ __all__ = [
 NONCE_ACTION = "wpaicg-chatbox"
 #: The hidden ``#wpaicg-img-nonce`` input (image upload), a different value.
 IMG_NONCE_ACTION = "wpaicg-img-nonce"
+#: ``wp_create_nonce('aipkit_frontend_chat_nonce')``: the one nonce of the 2.x chat (``cfg.nonce``).
+AIPKIT_NONCE_ACTION = "aipkit_frontend_chat_nonce"
 
 
 # --------------------------------------------------------------------------- nonces
@@ -73,6 +77,11 @@ def wp_verify_nonce(nonce: str, secret: str, action: str, tick: int) -> int:
         if hmac.compare_digest(wp_nonce(secret, action, candidate_tick), nonce):
             return age
     return 0
+
+
+def sanitize_key(key: str) -> str:
+    """``sanitize_key``: lowercase, only ``[a-z0-9_-]`` kept."""
+    return re.sub(r"[^a-z0-9_\-]", "", key.lower())
 
 
 # --------------------------------------------------------------------------- slashes

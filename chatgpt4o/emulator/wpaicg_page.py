@@ -1,4 +1,4 @@
-"""The emulated site's HTML: the chat page (modelled on a real 1.8.96 front page) and a 404 page.
+"""The 1.x chat page: a WordPress front page with the legacy shortcode box (modelled on 1.8.96).
 
 The markup follows ``fixtures/wpaicg-1.8.96/homepage.html`` (Twenty Twenty-One theme, WordPress
 6.1): the plugin's inline chat CSS in the head, ``wpaicg-chat-shortcode`` with every ``data-``
@@ -11,104 +11,25 @@ page once per scenario with placeholders, and :meth:`PageTemplate.render` only j
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 
 from .scenarios import EmulatorConfig, asset_version
+from .theme import SITE_NAME, PageTemplate, filler_css, filler_posts, split_template
 from .wordpress import esc_html, php_json_encode
 
-__all__ = ["PageTemplate", "build_page_template", "not_found_page"]
+__all__ = ["IMG_NONCE_SLOT", "NONCE_SLOT", "build_page_template"]
 
-_NONCE = "\x00NONCE\x00"
-_IMG_NONCE = "\x00IMGNONCE\x00"
+#: Template slots for the ``wpaicg-chatbox`` and the image-upload nonces.
+NONCE_SLOT = "\x00NONCE\x00"
+IMG_NONCE_SLOT = "\x00IMGNONCE\x00"
 _PLUGIN = "/wp-content/plugins/gpt3-ai-content-generator"
 
-SITE_NAME = "AI Chat"
 
-_WORDS = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "chat", "assistant", "question", "answer", "prompt", "model", "context", "reply", "wordpress", "plugin", "content", "generator", "article", "guide", "tutorial", "update", "release", "notes"]
-
-
-@dataclasses.dataclass(frozen=True)
-class PageTemplate:
-    """A pre-rendered page: UTF-8 byte pieces between which the nonces are joined."""
-
-    pieces: tuple[bytes, ...]
-    slots: tuple[str, ...]
-
-    def render(self, nonce: str, img_nonce: str) -> bytes:
-        """The page with ``nonce`` (``wpaicg-chatbox``) and ``img_nonce`` filled in."""
-        values = {_NONCE: nonce.encode("ascii"), _IMG_NONCE: img_nonce.encode("ascii")}
-        out: list[bytes] = [self.pieces[0]]
-        for slot, piece in zip(self.slots, self.pieces[1:]):
-            out.append(values[slot])
-            out.append(piece)
-        return b"".join(out)
-
-
-def _split(html: str) -> PageTemplate:
-    pieces: list[bytes] = []
-    slots: list[str] = []
-    rest = html
-    while True:
-        positions = [(rest.find(slot), slot) for slot in (_NONCE, _IMG_NONCE) if slot in rest]
-        if not positions:
-            pieces.append(rest.encode("utf-8"))
-            break
-        index, slot = min(positions)
-        pieces.append(rest[:index].encode("utf-8"))
-        slots.append(slot)
-        rest = rest[index + len(slot) :]
-    return PageTemplate(tuple(pieces), tuple(slots))
 
 
 def _other_nonce(config: EmulatorConfig, action: str) -> str:
     # other plugins' nonces: stable per scenario, never equal to the chat nonce
     return hashlib.md5(f"{config.nonce_secret}|{action}".encode()).hexdigest()[-12:-2]
-
-
-def _filler_words(seed: int, count: int) -> str:
-    words = [_WORDS[(seed * 7 + i * 13 + (i * i) % 11) % len(_WORDS)] for i in range(count)]
-    return " ".join(words)
-
-
-def _filler_posts(budget: int, base: str) -> str:
-    """Blog-like markup (article cards) of about ``budget`` characters."""
-    out: list[str] = []
-    size = 0
-    n = 0
-    while size < budget:
-        n += 1
-        body = _filler_words(n, 60)
-        card = (
-            f'<article id="post-{100 + n}" class="post-{100 + n} post type-post status-publish '
-            f'format-standard hentry category-news entry">\n'
-            f'<header class="entry-header"><h2 class="entry-title default-max-width">'
-            f'<a href="{base}/{_filler_words(n, 3).replace(" ", "-")}-{n}/">'
-            f"{esc_html(_filler_words(n + 3, 5).title())}</a></h2></header>\n"
-            f'<div class="entry-content"><p>{body}.</p></div>\n'
-            f'<footer class="entry-footer default-max-width"><div class="posted-by">'
-            f'<span class="posted-on">Published <time class="entry-date published" '
-            f'datetime="2024-0{1 + n % 9}-1{n % 10}T10:00:00+00:00">2024</time></span></div>'
-            f"</footer>\n</article>\n"
-        )
-        out.append(card)
-        size += len(card)
-    return "".join(out)
-
-
-def _filler_css(budget: int) -> str:
-    out: list[str] = []
-    size = 0
-    n = 0
-    while size < budget:
-        n += 1
-        rule = (
-            f".wp-block-theme-{n} .has-preset-{n % 40}{{margin:0 0 {n % 7}em;padding:.{n % 9}em 1em;"
-            f"color:var(--wp--preset--color--c{n % 23});font-size:{12 + n % 9}px}}\n"
-        )
-        out.append(rule)
-        size += len(rule)
-    return "".join(out)
 
 
 def _attrs(pairs: list[tuple[str, str, bool]]) -> str:
@@ -132,7 +53,7 @@ def _chat_attributes(config: EmulatorConfig, data_url: str, box_type: str) -> st
         ("data-ai-avatar", esc_html(f"{_PLUGIN}/admin/images/chatbot.png"), False),
         ("data-ai-name", "AI", False),
         ("data-ai-bg-color", "#d1e8ff", False),
-        ("data-nonce", _NONCE, False),
+        ("data-nonce", NONCE_SLOT, False),
         ("data-post-id", str(config.post_id), False),
         ("data-url", esc_html(data_url), False),
         ("data-bot-id", str(config.bot_id), False),
@@ -263,7 +184,7 @@ def _img_input() -> str:
     return f"""        <span class="wpaicg-img-icon" data-type="shortcode" style="display:none">
             <input type="file" id="imageUpload" class="wpaicg-img-file" accept="image/png, image/jpeg, image/webp, image/gif" style="display: none;" />
             <!-- add nonce -->
-            <input type="hidden" id="wpaicg-img-nonce" value="{_IMG_NONCE}" />
+            <input type="hidden" id="wpaicg-img-nonce" value="{IMG_NONCE_SLOT}" />
         </span>
 """
 
@@ -323,7 +244,7 @@ def build_page_template(config: EmulatorConfig, base_url: str) -> PageTemplate:
             "removed_pdf": "Your pdf session is cleared",
         },
     }
-    params_js = php_json_encode(params).replace("NONCE_SLOT", _NONCE)
+    params_js = php_json_encode(params).replace("NONCE_SLOT", NONCE_SLOT)
 
     head = f"""<!doctype html>
 <html lang="en-US" >
@@ -408,33 +329,11 @@ var wpaicgParams = {params_js};
     posts = ""
     if budget:
         css_budget = budget // 2
-        css = f"<style id='twenty-twenty-one-custom-inline-css'>\n{_filler_css(css_budget)}</style>\n"
+        css = f"<style id='twenty-twenty-one-custom-inline-css'>\n{filler_css(css_budget)}</style>\n"
         posts_budget = max(0, budget - len(css))
         if posts_budget:
-            posts = '<section class="recent-posts">\n' + _filler_posts(posts_budget, base_url) + "</section>\n"
+            posts = '<section class="recent-posts">\n' + filler_posts(posts_budget, base_url) + "</section>\n"
     html = head + css + body_open + extras + article_open + box + article_close + posts + footer
-    return _split(html)
+    return split_template(html, (NONCE_SLOT, IMG_NONCE_SLOT))
 
 
-def not_found_page(base_url: str) -> bytes:
-    """Twenty Twenty-One's 404 page."""
-    return f"""<!doctype html>
-<html lang="en-US" >
-<head>
-	<meta charset="UTF-8" />
-	<title>Page not found &#8211; {SITE_NAME}</title>
-<meta name='robots' content='max-image-preview:large' />
-</head>
-<body class="error404 hfeed wp-embed-responsive is-light-theme no-js">
-<div id="page" class="site">
-	<div id="content" class="site-content"><div id="primary" class="content-area"><main id="main" class="site-main">
-	<header class="page-header alignwide"><h1 class="page-title">Nothing here</h1></header>
-	<div class="error-404 not-found default-max-width"><div class="page-content">
-		<p>It looks like nothing was found at this location. Maybe try a search?</p>
-		<form role="search" method="get" class="search-form" action="{base_url}/"><input type="search" name="s" /></form>
-	</div></div>
-	</main></div></div>
-</div>
-</body>
-</html>
-""".encode()
