@@ -22,6 +22,7 @@ from typing import (
     ClassVar,
 )
 
+from . import _config
 from .client import Client
 from .messages import Messages
 from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS, resolve_model
@@ -34,6 +35,20 @@ _GRACE = 5.0
 _CACHE_SIZE = 8
 # Keywords of other provider frameworks that have no meaning here.
 _IGNORED = frozenset({"stream", "temperature", "max_tokens", "top_p", "web_search", "images", "media", "api_key"})
+
+
+class _Unset(int):
+    """The documented ``timeout=120`` default, told apart from an explicit 120.
+
+    Left at this default, the timeout comes from ``CHATGPT4O_TIMEOUT`` when it is
+    set, exactly as for :class:`Client`; ``inspect.signature`` still shows 120.
+    """
+
+    def __repr__(self) -> str:
+        return "120"
+
+
+_DEFAULT_TIMEOUT: float = _Unset(120)
 
 
 class Chatgpt4o:
@@ -66,21 +81,24 @@ class Chatgpt4o:
         return resolve_model(model)
 
     @classmethod
-    def _client_for(cls, base_url: str, proxy: str | None, cookies: CookiesArg, timeout: float,
-                    impersonate: str | None = None) -> Client:
+    def _client_for(cls, settings: _config.Settings, cookies: CookiesArg, impersonate: str | None = None) -> Client:
         cookie_key: tuple[tuple[str, str], ...] = ()
         if isinstance(cookies, Mapping):
             cookie_key = tuple(sorted((str(k), str(v)) for k, v in cookies.items()))
         elif isinstance(cookies, CookieJar):
             cookie_key = tuple(sorted((c.name, c.value or "") for c in cookies))
-        key = (base_url, proxy, cookie_key, impersonate)
+        # The timeout is per call, not part of a client's identity.
+        key = (settings.page_url, settings.proxy, settings.max_retries, cookie_key, impersonate)
         with cls._clients_lock:
             client = cls._clients.get(key)
             if client is not None:
                 cls._clients.move_to_end(key)
                 return client
         # Built outside the lock: the constructor validates (and may raise).
-        client = Client(base_url, proxy=proxy, cookies=cookies, timeout=timeout, impersonate=impersonate)
+        client = Client(
+            settings.page_url, proxy=settings.proxy, cookies=cookies, timeout=settings.timeout,
+            max_retries=settings.max_retries, impersonate=impersonate,
+        )
         with cls._clients_lock:
             existing = cls._clients.get(key)
             if existing is not None:
@@ -107,7 +125,7 @@ class Chatgpt4o:
         model: str,
         messages: Messages,
         proxy: str | None = None,
-        timeout: float = 120,
+        timeout: float = _DEFAULT_TIMEOUT,
         cookies: CookiesArg = None,
         **kwargs: Any,
     ) -> str:
@@ -117,10 +135,13 @@ class Chatgpt4o:
             model: a name from ``models`` or ``model_aliases`` (the site picks
                 its model itself).
             messages: a string or a list of ``{"role", "content"}`` dicts.
-            proxy: a proxy URL.
-            timeout: seconds for the whole call, retries included.
+            proxy: a proxy URL (default: ``$CHATGPT4O_PROXY``, else none).
+            timeout: seconds for the whole call, retries included (default:
+                ``$CHATGPT4O_TIMEOUT``, else 120).
             cookies: cookies to send (e.g. a browser's ``cf_clearance``).
-            **kwargs: ``base_url`` overrides ``url`` for this call;
+            **kwargs: ``base_url`` overrides ``url`` for this call (left
+                unchanged, ``url`` yields to ``$CHATGPT4O_BASE_URL``, and
+                ``$CHATGPT4O_MAX_RETRIES`` applies, as for :class:`Client`);
                 ``impersonate="chrome"`` (or firefox, safari, edge) sends with a
                 browser's TLS fingerprint (see :class:`Client`); other
                 providers' keywords (``stream``, ``temperature``...) are
@@ -136,8 +157,8 @@ class Chatgpt4o:
                 the post id or nonce, ``MalformedResponseError`` ("Unexpected
                 response structure: 'data' field missing").
         """
-        client, prompt = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
-        answer = await asyncio.wait_for(client.ask_async(prompt, timeout=timeout), timeout + _GRACE)
+        client, prompt, seconds = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        answer = await asyncio.wait_for(client.ask_async(prompt, timeout=seconds), seconds + _GRACE)
         cls._mirror(client)
         return answer
 
@@ -147,24 +168,26 @@ class Chatgpt4o:
         model: str,
         messages: Messages,
         proxy: str | None = None,
-        timeout: float = 120,
+        timeout: float = _DEFAULT_TIMEOUT,
         cookies: CookiesArg = None,
         **kwargs: Any,
     ) -> AsyncIterator[str]:
         """Like :meth:`create_async`, but an async iterator of answer pieces."""
-        client, prompt = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
-        return client.astream(prompt, timeout=timeout)
+        client, prompt, seconds = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        return client.astream(prompt, timeout=seconds)
 
     @classmethod
     def _prepare(
         cls, model: str | None, messages: Messages, proxy: str | None, timeout: float,
         cookies: CookiesArg, kwargs: dict[str, Any],
-    ) -> tuple[Client, Messages]:
-        from ._config import check_timeout
-
+    ) -> tuple[Client, Messages, float]:
         resolve_model(model)
-        check_timeout(timeout)
-        base_url = kwargs.pop("base_url", None) or cls.url
+        # Left at their defaults, the site and the timeout come from the environment,
+        # read (like every other CHATGPT4O_* variable) by _config, as for Client.
+        base_url = kwargs.pop("base_url", None) or (cls.url if cls.url != _config.DEFAULT_BASE_URL else None)
+        settings = _config.resolve_settings(
+            base_url, None if timeout is _DEFAULT_TIMEOUT else timeout, proxy, None, _config.DEFAULT_CONCURRENCY,
+        )
         impersonate = kwargs.pop("impersonate", None)  # impersonate: Client(impersonate=...)
         unknown = set(kwargs) - _IGNORED
         if unknown:
@@ -174,7 +197,7 @@ class Chatgpt4o:
         from .messages import format_prompt
 
         prompt = format_prompt(messages)  # checked here, before any I/O
-        return cls._client_for(base_url, proxy, cookies, timeout, impersonate), prompt
+        return cls._client_for(settings, cookies, impersonate), prompt, settings.timeout
 
     @classmethod
     def _mirror(cls, client: Client) -> None:
@@ -187,7 +210,7 @@ async def create_async(
     model: str,
     messages: Messages,
     proxy: str | None = None,
-    timeout: float = 120,
+    timeout: float = _DEFAULT_TIMEOUT,
     cookies: CookiesArg = None,
     **kwargs: Any,
 ) -> str:
@@ -204,7 +227,7 @@ def create_async_stream(
     model: str,
     messages: Messages,
     proxy: str | None = None,
-    timeout: float = 120,
+    timeout: float = _DEFAULT_TIMEOUT,
     cookies: CookiesArg = None,
     **kwargs: Any,
 ) -> AsyncIterator[str]:

@@ -7,6 +7,7 @@ import inspect
 import json
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import responses
@@ -14,6 +15,7 @@ import responses
 import chatgpt4o
 from chatgpt4o import Chatgpt4o, create_async, create_async_stream
 from chatgpt4o import exceptions as e
+from chatgpt4o.emulator import Emulator
 
 from .test_client import AJAX, BASE, NONCE, form_of, ok, page
 
@@ -210,3 +212,61 @@ def test_py_typed_is_shipped() -> None:
     import pathlib
 
     assert (pathlib.Path(chatgpt4o.__file__).parent / "py.typed").exists()
+
+
+# -- the environment means the same for every entry point (issue 13, item 1) ------------------
+
+
+def _dead_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_create_async_reads_the_base_url_from_the_environment(
+    wpaicg_emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu = wpaicg_emulator_factory(era="1.8.96", reply="from the environment")
+    monkeypatch.setenv("CHATGPT4O_BASE_URL", emu.base_url)
+
+    async def both() -> tuple[str, list[str]]:
+        whole = await create_async("gpt-4o-mini", "Hi")
+        pieces = [piece async for piece in create_async_stream("gpt-4o-mini", "Hi")]
+        return whole, pieces
+
+    whole, pieces = asyncio.run(both())
+    assert whole == "".join(pieces) == "from the environment"
+    assert asyncio.run(Chatgpt4o.create_async("gpt-4o-mini", "Hi")) == "from the environment"
+
+
+def test_create_async_reads_the_timeout_from_the_environment(
+    wpaicg_emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu = wpaicg_emulator_factory(era="1.8.96", latency=4.0)
+    monkeypatch.setenv("CHATGPT4O_TIMEOUT", "1")
+    monkeypatch.setenv("CHATGPT4O_MAX_RETRIES", "0")
+    with pytest.raises(e.APITimeoutError, match="1 s timeout"):
+        asyncio.run(create_async("gpt-4o-mini", "Hi", base_url=emu.base_url))
+    monkeypatch.setenv("CHATGPT4O_TIMEOUT", "not a number")
+    with pytest.raises(e.InvalidConfigError, match="CHATGPT4O_TIMEOUT"):
+        asyncio.run(create_async("gpt-4o-mini", "Hi", base_url=emu.base_url))
+
+
+def test_an_explicit_base_url_or_a_changed_facade_url_wins_over_the_environment(
+    wpaicg_emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu = wpaicg_emulator_factory(era="1.8.96", reply="explicit")
+    monkeypatch.setenv("CHATGPT4O_BASE_URL", _dead_url())
+    assert asyncio.run(create_async("gpt-4o-mini", "Hi", base_url=emu.base_url)) == "explicit"
+    monkeypatch.setattr(Chatgpt4o, "url", emu.base_url)
+    assert asyncio.run(create_async("gpt-4o-mini", "Hi")) == "explicit"
+
+
+def test_an_explicit_timeout_wins_over_the_environment(
+    wpaicg_emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu = wpaicg_emulator_factory(era="1.8.96", latency=1.5, reply="patient")
+    monkeypatch.setenv("CHATGPT4O_TIMEOUT", "0.5")
+    assert asyncio.run(create_async("gpt-4o-mini", "Hi", base_url=emu.base_url, timeout=30)) == "patient"
