@@ -195,12 +195,16 @@ def test_event_streams_cut_anywhere_give_text_or_our_error(
         if first_bad is not None and first_bad[0] == "flag":
             # A flag raises its own error at once, whatever follows (model text, error words).
             assert isinstance(exc, _FLAG_ERRORS[first_bad[1]]), repr(exc)
+        elif isinstance(exc, e.StreamTruncatedError):
+            # No [DONE]/[LIMITED]: the stream was cut short, never an answer.
+            assert ended == len(events), repr(exc)
         else:
             assert first_bad is not None or any(kind == "word" for kind, _ in live), repr(exc)
         return
     # No error: the text is exactly the deltas before [DONE]/[LIMITED], whatever the cuts and
     # line endings (JSON escapes any line break inside a delta).
     assert first_bad is None or first_bad[0] == "garbage"
+    assert ended < len(events), "a stream without its end marker was taken as an answer"
     if first_bad is None:
         assert not any(kind == "word" for kind, _ in live)
         assert text == "".join(arg for kind, arg in live if kind == "delta")

@@ -238,7 +238,8 @@ def _serve_held_back_stream(site: Emulator) -> None:
             release.wait(5)
             conn.sendall(event(" second"))
             sent_second.set()
-            conn.sendall(event(" third") + b"0\r\n\r\n")
+            done = b"data: [DONE]\n\n"  # a 1.x stream always ends with it
+            conn.sendall(event(" third") + f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()

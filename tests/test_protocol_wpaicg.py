@@ -208,9 +208,25 @@ def test_sse_chunk_boundaries_and_line_endings_do_not_matter(cuts: list[int], eo
     assert "".join(iter_text(pieces)) == text
 
 
-def test_sse_legacy_completions_text_and_eof_without_done() -> None:
-    body = b'data: {"choices":[{"text":"a"}]}\n\ndata: {"choices":[{"text":"b"}]}'
+def test_sse_legacy_completions_text_and_eof_after_finish_reason() -> None:
+    body = b'data: {"choices":[{"text":"a"}]}\n\ndata: {"choices":[{"text":"b","finish_reason":"length"}]}'
     assert "".join(iter_text([body])) == "ab"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'data: {"choices":[{"text":"a"}]}\n\ndata: {"choices":[{"text":"b"}]}', id="legacy"),
+        pytest.param(stream_of(chunk("a"), chunk("b")), id="chat-chunks"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b'data: {"choices":[{"delta":{},"finish_reason":null}]}\n\n', id="finish-null"),
+    ],
+)
+def test_sse_eof_without_an_end_marker_is_truncated(body: bytes) -> None:
+    pieces: list[str] = []
+    with pytest.raises(e.StreamTruncatedError):
+        pieces.extend(iter_text([body]))
+    assert len("".join(pieces)) <= 2
 
 
 def test_sse_stops_at_done_even_if_more_follows() -> None:

@@ -179,6 +179,40 @@ def test_create_async_stream_and_create_async(emu: Emulator, stream: bool) -> No
     assert (len(pieces) > 1) is stream
 
 
+TEN_WORDS = "one two three four five six seven eight nine ten"
+
+
+def test_a_stream_cut_short_by_a_clean_close_is_a_failure_never_the_answer(
+    wpaicg_emulator_factory: Callable[..., Emulator],
+) -> None:
+    """PHP's max_execution_time ending a long answer: the socket closes cleanly, no [DONE]."""
+    emu = wpaicg_emulator_factory(era="1.8.96", stream=True, reply=TEN_WORDS, latency=1.0)
+    with Client(emu.base_url, max_retries=0, timeout=WAIT) as client:
+        client.inspect()
+        chat = client.chat()
+        stopper = threading.Timer(0.45, emu.stop)
+        stopper.start()
+        try:
+            with pytest.raises(e.StreamTruncatedError, match="end marker"):
+                chat.ask("hi")
+        finally:
+            stopper.join()
+        assert chat.history == []
+
+
+def test_a_truncated_stream_is_retried_by_ask_and_never_recorded(wpaicg_emulator_factory: Callable[..., Emulator]) -> None:
+    emu = wpaicg_emulator_factory(era="1.8.96", stream=True, reply=TEN_WORDS, fault="sse_no_done", fault_count=1)
+    with Client(emu.base_url, max_retries=1, timeout=WAIT, sleep=lambda _s: None) as client:
+        chat = client.chat()
+        assert chat.ask("hi") == TEN_WORDS
+        assert emu.stats["ajax_posts"] == 2
+        emu.configure(fault="sse_no_done", fault_count=1)
+        pieces, exc = _pieces_until_error(chat.stream("again"))
+        assert isinstance(exc, e.StreamTruncatedError) and isinstance(exc, e.APIConnectionError)
+        assert "".join(pieces) == TEN_WORDS  # every word came, but not the end marker
+        assert [item["text"] for item in chat.history] == ["Human: hi", f"AI: {TEN_WORDS}"]
+
+
 # --- a scripted SSE site: arrival order, early close, odd framing ----------------------------
 
 NONCE = "0a1b2c3d4e"
@@ -336,7 +370,7 @@ _MIXED = (
     [
         pytest.param(_script(_MIXED, b"data: [DONE]\n\n"), "Caf\u00e9 legacy \U0001f389 done", id="done"),
         pytest.param(_script(_MIXED), "Caf\u00e9 legacy \U0001f389 done", id="eof-without-done"),
-        pytest.param(_script(delta("no blank line")[:-2]), "no blank line", id="eof-mid-event"),
+        pytest.param(_script(delta("no blank line") + b"data: [DONE]"), "no blank line", id="eof-mid-event"),
         pytest.param(_script(*_bytewise(_MIXED + b"data: [DONE]\n\n")), "Caf\u00e9 legacy \U0001f389 done", id="byte-by-byte"),
         pytest.param(
             _script(*(_chunk(part) for part in _bytewise(_MIXED)), b"0\r\n\r\n", head=SSE_CHUNKED_HEAD),
@@ -349,6 +383,24 @@ def test_sse_framing_over_a_socket(answer: Answer, expected: str) -> None:
     with ScriptedSite(answer) as site, Client(site.base_url, max_retries=0, timeout=WAIT) as client:
         assert "".join(client.stream("hi")) == expected
         assert client.ask("hi") == expected
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(_script(delta("cut "), delta("short")), id="no-end-marker"),
+        pytest.param(_script(delta("cut "), delta("short")[:-2]), id="eof-mid-event"),
+        pytest.param(_script(_chunk(delta("cut short")), b"0\r\n\r\n", head=SSE_CHUNKED_HEAD), id="chunked-clean-close"),
+        pytest.param(_script(), id="empty-stream"),
+    ],
+)
+def test_a_stream_without_its_end_marker_is_truncated(answer: Answer) -> None:
+    with ScriptedSite(answer) as site, Client(site.base_url, max_retries=0, timeout=WAIT) as client:
+        with pytest.raises(e.StreamTruncatedError):
+            client.ask("hi")
+        pieces, exc = _pieces_until_error(client.stream("hi"))
+        assert isinstance(exc, e.StreamTruncatedError)
+        assert "".join(pieces) in ("", "cut short")
 
 
 def test_flag_after_model_text_started_still_raises() -> None:

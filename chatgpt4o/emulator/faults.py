@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import aipkit, aipkit_stream, wpaicg
@@ -260,9 +260,22 @@ def _fault_sse_endless(h: Handler, req: Request, normal: Callable[[], Response])
 
 def _stream_variant(variant: str) -> FaultFn:
     def fault(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
-        return aipkit.stream(h, req, variant) if _aipkit_stream(h, req) else normal()
+        if _aipkit_stream(h, req):
+            return aipkit.stream(h, req, variant)
+        resp = normal()
+        if variant == "no_done" and resp.stream is not None:
+            resp.stream = _without_end(resp.stream)
+        return resp
 
     return fault
+
+
+def _without_end(events: Iterable[bytes]) -> Iterator[bytes]:
+    """1.x: the answer's events without the closing finish_reason chunk and [DONE], then a clean close."""
+    for event in events:
+        if b"data: [DONE]" in event or b'"finish_reason":"stop"' in event or b"data: [LIMITED]" in event:
+            continue
+        yield event
 
 
 def _fault_sse_trickle(h: Handler, req: Request, normal: Callable[[], Response]) -> None:

@@ -89,8 +89,8 @@ FAULTS: Mapping[str, str] = {
     "huge_page": "a 50 MB HTML page (the normal page padded with 50 MB of markup)",
     "stale_nonce": "answer as if the nonce had expired, in the era's and step's form (1.x: 403 HTML or "
     "200 JSON; 2.x: 403 nonce_failure_cache_sse, or the stream's 'Security check failed' error)",
-    "sse_no_done": "2.x stream: the normal answer without its closing done event (a clean close, as "
-    "when PHP's max_execution_time ends the script)",
+    "sse_no_done": "the normal streamed answer without its end (2.x: the done event; 1.x: the "
+    "finish_reason chunk and [DONE]), then a clean close, as when PHP's max_execution_time ends the script",
     "sse_provider_error": "2.x stream: message_start, the first delta, then the provider's error "
     "(2.4.71: its text; up to 2.4.0: 'An unknown API error occurred.') and no done",
     "sse_trickle": "the normal answer one SSE event (or 1 KiB of the preamble) every slow_seconds",

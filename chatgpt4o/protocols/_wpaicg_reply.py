@@ -22,6 +22,7 @@ from ..exceptions import (
     NonceExpiredError,
     ResponseError,
     SiteConfigurationError,
+    StreamTruncatedError,
     TokenLimitError,
     UpstreamError,
 )
@@ -133,13 +134,18 @@ def read_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Red
 _WORD_RE = re.compile(r'^\{"choices":\[\{"delta":\{"content":"(.*)"\}\}\]\}$', re.DOTALL)
 
 
-def _event_text(event: SSEEvent, redact: Redact) -> tuple[str | None, bool, bool]:
-    """Read one event: (text or None, is a plugin error word, ends the stream)."""
+def _event_text(event: SSEEvent, redact: Redact) -> tuple[str | None, bool, bool, bool]:
+    """Read one event: (text or None, is a plugin error word, ends the stream, ends the answer).
+
+    The answer ends with ``[DONE]``, ``[LIMITED]`` or a ``finish_reason`` (the
+    upstream error stream has no ``[DONE]``); only ``[DONE]``/``[LIMITED]``
+    also end the reading.
+    """
     data = event.data.strip()
     if data == "[DONE]":
-        return None, False, True
+        return None, False, True, True
     if data == "[LIMITED]":
-        return None, True, True
+        return None, True, True, True
     try:
         payload = json.loads(data)
     except RecursionError:
@@ -148,7 +154,7 @@ def _event_text(event: SSEEvent, redact: Redact) -> tuple[str | None, bool, bool
         # The plugin writes upstream error words into JSON without escaping them.
         match = _WORD_RE.match(data)
         if match:
-            return match.group(1), True, False
+            return match.group(1), True, False, False
         raise MalformedResponseError("unreadable event in the reply stream", excerpt=redact(data[:EXCERPT])) from None
     if not isinstance(payload, dict):
         raise MalformedResponseError("unexpected event in the reply stream", excerpt=redact(data[:EXCERPT]))
@@ -158,7 +164,7 @@ def _event_text(event: SSEEvent, redact: Redact) -> tuple[str | None, bool, bool
             reply_from_payload(payload, redact)
         if "msg" in payload:
             raise _site_error(str(payload["msg"]), redact)
-        return None, False, False
+        return None, False, False, False
     choices = payload.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
@@ -168,7 +174,8 @@ def _event_text(event: SSEEvent, redact: Redact) -> tuple[str | None, bool, bool
     # The plugin's own word-by-word error events are bare {"choices": ...}
     # objects under "event: message"; OpenAI chunks carry an id and object.
     plugin_word = event.event == "message" and "object" not in payload and "id" not in payload
-    return (text if isinstance(text, str) else None), plugin_word, False
+    finished = choice.get("finish_reason") is not None
+    return (text if isinstance(text, str) else None), plugin_word, False, finished
 
 
 def iter_text(chunks: Iterable[bytes], redact: Redact = same) -> Iterator[str]:
@@ -178,14 +185,17 @@ def iter_text(chunks: Iterable[bytes], redact: Redact = same) -> Iterator[str]:
     events raise the same typed errors as the JSON form, even when model
     text follows them. An upstream error, which the plugin sends as one event
     per word, is gathered and raised as :class:`UpstreamError` instead of
-    being yielded.
+    being yielded. A stream that ends without its end marker (``[DONE]``,
+    ``[LIMITED]`` or a ``finish_reason``) was cut short, e.g. by PHP's
+    ``max_execution_time``: :class:`StreamTruncatedError`, never an answer.
     """
     decoder = SSEDecoder()
     error_words: list[str] = []
-    done = False
+    done = complete = False
     for chunk in chunks:
         for event in decoder.feed(chunk):
-            text, plugin_word, done = _event_text(event, redact)
+            text, plugin_word, done, finished = _event_text(event, redact)
+            complete = complete or finished
             if plugin_word:
                 if text:
                     error_words.append(text)
@@ -197,10 +207,16 @@ def iter_text(chunks: Iterable[bytes], redact: Redact = same) -> Iterator[str]:
             break
     if not done:
         for event in decoder.close():
-            text, plugin_word, _ = _event_text(event, redact)
+            text, plugin_word, _, finished = _event_text(event, redact)
+            complete = complete or finished
             if plugin_word and text:
                 error_words.append(text)
             elif text:
                 yield text
     if error_words:
         raise _site_error("".join(error_words).strip(), redact)
+    if not complete:
+        raise StreamTruncatedError(
+            "the answer stream ended without its end marker ([DONE] or finish_reason) — the site "
+            "closed it early (PHP's max_execution_time, a proxy timeout?); the text so far is not the whole answer"
+        )
