@@ -73,11 +73,13 @@ class Conversation:
 
     def _window(self) -> list[dict[str, Any]]:
         limit = getattr(self._client._tokens, "memory_limit", None) or DEFAULT_MEMORY_LIMIT
-        items = list(self.history)
-        if self.system:
-            items.insert(0, {"id": "", "text": f"Human: {self.system}"})
-        # The current turn is appended when the form is built: leave room for it.
-        return items[-(limit - 1):] if limit > 1 else []
+        # The current turn is appended when the form is built: leave room for it,
+        # and for the system prompt, which stays first however long the chat gets.
+        pinned = [{"id": "", "text": f"Human: {self.system}", "system": True}] if self.system else []
+        room = limit - 1 - len(pinned)
+        if room <= 0:
+            return pinned[: max(limit - 1, 0)]
+        return pinned + self.history[-room:]
 
     def _record(self, message: str, answer: str) -> None:
         self.history.append({"id": "", "text": f"Human: {message}"})

@@ -123,6 +123,24 @@ def test_restored_conversation_on_a_fresh_client_honours_the_memory_limit(
     assert history[-1] == turn("user", "and now?")
 
 
+def test_the_system_prompt_stays_in_the_window_past_the_memory_limit(
+    make_emu: Callable[..., Emulator], clients: Callable[[Emulator], Client],
+) -> None:
+    emu = make_emu(memory_limit=4)
+    chat = clients(emu).chat(system="Answer like a pirate.")
+    for n in range(5):
+        say(chat, f"message {n}", ["ask", "stream", "async"][n % 3])
+        history = sent(emu)["history"]
+        assert history[0] == turn("user", "Answer like a pirate."), history
+        assert len(history) <= 4 and history[-1] == turn("user", f"message {n}")
+    assert history[1:-1] == [turn("user", "message 3"), turn("assistant", "echo: message 3")]
+    # Restored on a fresh client, whose first ask runs before the page (and its limit) is read.
+    restored = Conversation.from_json(clients(emu), chat.to_json())
+    restored.ask("and now?")
+    history = sent(emu)["history"]
+    assert history[0] == turn("user", "Answer like a pirate.") and len(history) <= 4
+
+
 # --- isolation --------------------------------------------------------------------------------
 
 

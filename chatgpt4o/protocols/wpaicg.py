@@ -231,19 +231,23 @@ def build_form(
 
     ``history`` is the conversation so far in the site's own format
     (``[{"id": ..., "text": "Human: ..."}, {"id": ..., "text": "AI: ..."}]``);
-    like the page's script, the current turn is appended to it. Texts are
+    like the page's script, the current turn is appended to it. Trimmed to
+    the page's ``data-memory-limit``, items with a true ``"system"`` key stay
+    at the front (the key itself is not sent). Texts are
     encoded to survive the server's sanitizing (see :mod:`._fidelity`): the
     message only where the plugin version sanitizes it, the history always.
     """
-    turns = [
-        {"id": item.get("id", ""), "text": encode_history_text(str(item.get("text", "")))}
-        for item in [*history, {"id": "", "text": f"Human: {message}"}]
-    ]
+    items = [*history, {"id": "", "text": f"Human: {message}"}]
+    turns = [{"id": item.get("id", ""), "text": encode_history_text(str(item.get("text", "")))} for item in items]
     if tokens.memory_limit:
         # The page's script keeps only the last data-memory-limit items; the
         # server trusts what it gets. Trimmed here, with the tokens actually
         # sent, so a history restored before the page was read obeys it too.
-        turns = turns[-tokens.memory_limit :]
+        # Items marked "system" (a conversation's system prompt) stay first.
+        pinned = [t for t, item in zip(turns, items, strict=True) if item.get("system")]
+        rest = [t for t, item in zip(turns, items, strict=True) if not item.get("system")]
+        room = tokens.memory_limit - len(pinned)
+        turns = pinned + rest[-room:] if room > 0 else rest[-tokens.memory_limit :]
     if tokens.sanitizes_messages:
         message = encode_message(message)
     return [
