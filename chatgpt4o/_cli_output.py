@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import threading
 import traceback
@@ -67,11 +68,37 @@ _HINTS: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 
+# The library's hints name Client keywords; at the command line, the options that set them.
+_OPTION_HINTS: tuple[tuple[str, str], ...] = (
+    (r"pass verify='/path/to/ca\.pem' for a private CA, or verify=False to skip the check",
+     "pass --ca-bundle /path/to/ca.pem for a private CA, or --insecure to skip the check"),
+    (r"\(cookies=\)", "(--cookie cf_clearance=VALUE)"),
+    (r"\bbase_url\b=?", "--base-url"),
+    (r"\btimeout=", "--timeout"),
+    (r"\bproxy=", "--proxy"),
+    (r"\bverify=", "--ca-bundle"),
+    (r"\bcookies=", "--cookie"),
+    (r"\bheaders=", "--header"),
+    (r"\bmax_retries=", "--retries"),
+    (r"\bimpersonate=", "--impersonate"),
+)
+
+
+def _cli_hint(text: str) -> str:
+    """``text`` with the hint (after the last "—") naming CLI options instead of keywords."""
+    head, dash, hint = text.rpartition(" — ")
+    if not dash:
+        return text
+    for pattern, option in _OPTION_HINTS:
+        hint = re.sub(pattern, option, hint)
+    return f"{head}{dash}{hint}"
+
+
 def error_line(error: BaseException) -> str:
     """``error: <what happened> — <what to do>`` on one line."""
     if isinstance(error, KeyboardInterrupt):
         return "error: interrupted — run the command again to get an answer"
-    text = " ".join(str(error).split()) or type(error).__name__
+    text = _cli_hint(" ".join(str(error).split()) or type(error).__name__)
     if "—" not in text:
         hint = next((h for cls, h in _HINTS if isinstance(error, cls)), None)
         if hint is None:

@@ -27,6 +27,7 @@ from requests.cookies import extract_cookies_to_jar, get_cookie_header
 from requests.structures import CaseInsensitiveDict
 
 from . import _config
+from ._answer import challenge
 from ._impersonate import browser_headers, impersonating_adapter
 from ._transport import Deadline, PooledAdapter
 from .exceptions import (
@@ -238,8 +239,12 @@ class Transport:
                     continue
                 if response.status_code != 200:
                     body = read_capped(response, ERROR_BODY_BYTES, truncate=True)
-                    check(response.status_code, response.headers, body, self._redact)
-                    raise PageError(f"the chat page {url} answered HTTP {response.status_code}")
+                    status = response.status_code
+                    # Challenges, 408/429 and 5xx keep their own (retried) errors; any other
+                    # status means the URL is wrong: the chat endpoint was never contacted.
+                    if status in (408, 429) or status >= 500 or challenge(status, response.headers, body):
+                        check(status, response.headers, body, self._redact)
+                    raise PageError(f"the chat page URL {url} answered HTTP {status} — check base_url")
                 body = read_capped(response, _config.MAX_PAGE_BYTES)
             finally:
                 response.close()

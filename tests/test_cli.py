@@ -149,6 +149,14 @@ def test_connection_refused_exits_3() -> None:
     assert_one_error_line(result.stderr)
 
 
+def test_a_missing_chat_page_is_a_page_error_exit_7(emu: Emulator) -> None:
+    result = run("--base-url", emu.base_url + "/missing/", "hi")
+    assert result.returncode == 7, result.stderr
+    line = assert_one_error_line(result.stderr)
+    assert "404" in line and "--base-url" in line and "try later" not in line
+    assert emu.stats["ajax_posts"] == 0
+
+
 def test_timeout_exits_4(wpaicg_emulator_factory: Make) -> None:
     emu = wpaicg_emulator_factory(latency=3)
     result = run("--base-url", emu.base_url, "--timeout", "1", "hi")

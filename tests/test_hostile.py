@@ -135,7 +135,7 @@ HOSTILE: list[Hostile] = [
     Hostile("page-challenge", "page", "challenge", error=e.ChallengeError, says="Cloudflare"),
     Hostile("page-html-without-chat-box", "page", "non_json", error=e.TokensNotFoundError, says="data-post-id"),
     Hostile("page-empty", "page", "empty", error=e.TokensNotFoundError, says="data-post-id"),
-    Hostile("page-zero-400", "page", "endpoint_gone", error=e.EndpointGoneError, says="'0'"),
+    Hostile("page-zero-400", "page", "endpoint_gone", error=e.PageError, says="HTTP 400 — check base_url"),
     Hostile("page-502", "page", "502", error=e.ServerError, says="HTTP 502"),
     Hostile("page-invalid-utf8", "page", "invalid_utf8", error=e.TokensNotFoundError, says="data-post-id"),
     Hostile("page-without-chatbox", "config", config={"chatbox": False}, error=e.TokensNotFoundError, says="data-post-id"),

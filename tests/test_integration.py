@@ -232,3 +232,16 @@ def test_self_signed_certificate_is_refused_by_default(make: Make, client_for: C
     emu = make(tls=True)
     with pytest.raises(e.TLSError, match="verify="):
         client_for(emu).ask("x")
+
+
+@pytest.mark.parametrize("status_path", ["/missing/", "/no/such/page/"])
+def test_a_page_that_answers_404_is_a_page_error_naming_base_url(
+    make: Make, client_for: Callable[..., Client], status_path: str,
+) -> None:
+    emu = make(era="1.8.96")
+    client = Client(emu.base_url + status_path, max_retries=2, sleep=lambda s: None, timeout=10)
+    with client, pytest.raises(e.PageError, match=r"answered HTTP 404 — check base_url") as info:
+        client.ask("hi")
+    assert "chat endpoint" not in str(info.value) and "try later" not in str(info.value)
+    assert emu.stats["ajax_posts"] == 0
+    assert emu.stats["requests"] == 1  # not retried: a wrong URL stays wrong
