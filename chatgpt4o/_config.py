@@ -42,6 +42,8 @@ CONNECT_TIMEOUT = 10.0
 #: Size caps: a chat page and a reply are far smaller than these.
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 MAX_REPLY_BYTES = 8 * 1024 * 1024
+#: How much of a CA bundle is searched for a certificate (certifi's is ~300 KB).
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024
 #: Reuse page tokens for at most this long: WordPress nonces live 12–24 h.
 TOKEN_MAX_AGE = 12 * 3600.0
 USER_AGENT = (
@@ -204,6 +206,58 @@ def ca_bundle(verify: bool | str, env: Mapping[str, str] | None = None) -> bool 
     if verify is True:
         return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
     return verify
+
+
+def checked_ca_bundle(verify: bool | str, env: Mapping[str, str] | None = None) -> bool | str:
+    """:func:`ca_bundle`, checked before any I/O: a file must exist and hold PEM certificates.
+
+    A directory is accepted as it is (requests takes it as a CA path of hashed
+    certificates). Otherwise the mistake would surface only at the first
+    request, as a connection error that is retried.
+    """
+    env = os.environ if env is None else env
+    resolved = ca_bundle(verify, env)
+    if not isinstance(resolved, str) or os.path.isdir(resolved):
+        return resolved
+    source = "verify" if isinstance(verify, str) else (
+        "REQUESTS_CA_BUNDLE" if env.get("REQUESTS_CA_BUNDLE") else "CURL_CA_BUNDLE")
+    if not os.path.isfile(resolved):
+        raise InvalidConfigError(
+            f"{source}={resolved!r}: no such file — pass the path of a PEM CA bundle "
+            "(or of a directory of hashed certificates)"
+        )
+    # A look for the PEM marker, not a parse: the transport parses the bundle once, later,
+    # and parsing a full bundle costs tens of milliseconds.
+    try:
+        with open(resolved, "rb") as handle:
+            pem = b"-----BEGIN CERTIFICATE-----" in handle.read(MAX_CA_BUNDLE_BYTES)
+    except OSError as exc:
+        raise InvalidConfigError(f"{source}={resolved!r} cannot be read: {exc.strerror or exc}") from None
+    if not pem:
+        raise InvalidConfigError(
+            f"{source}={resolved!r} is not a PEM CA bundle (no '-----BEGIN CERTIFICATE-----' in it) "
+            "— pass the CA certificate file in PEM form"
+        )
+    return resolved
+
+
+
+_SOCKS_SCHEMES = ("socks4", "socks4a", "socks5", "socks5h")
+
+
+def check_proxy_support(proxies: Mapping[str, str], source: str) -> None:
+    """A SOCKS proxy needs PySocks under requests: say so before any I/O, not as a retried connection error."""
+    for url in proxies.values():
+        scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+        if scheme in _SOCKS_SCHEMES:
+            try:
+                import socks  # type: ignore[import-untyped]  # noqa: F401
+            except ImportError:
+                raise InvalidConfigError(
+                    f"the {scheme}:// proxy ({source}) needs PySocks, which is not installed "
+                    "— pip install 'requests[socks]' (or PySocks)"
+                ) from None
+            return
 
 
 _TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")

@@ -175,7 +175,7 @@ class Transport:
         self.proxy_secrets: tuple[str, ...] = ()
         # Passed with every request, and the session does not consult the
         # environment itself: the environment is read once, in _config.
-        self.per_request: dict[str, Any] = {"verify": _config.ca_bundle(verify)}
+        self.per_request: dict[str, Any] = {"verify": _config.checked_ca_bundle(verify)}
         if settings.proxy:
             self.per_request["proxies"] = {"http": settings.proxy, "https": settings.proxy}
         else:
@@ -183,6 +183,10 @@ class Transport:
             if env_proxies:
                 self.per_request["proxies"] = env_proxies
                 self.proxy_secrets = tuple(_config.url_secrets(*env_proxies.values()))
+        if impersonate is None:  # curl speaks SOCKS itself; urllib3 needs PySocks
+            _config.check_proxy_support(
+                self.per_request.get("proxies", {}), "proxy" if settings.proxy else "from the environment",
+            )
         self.session = self.new_session(session)
 
     def new_session(self, base: requests.Session | None = None) -> requests.Session:

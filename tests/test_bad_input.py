@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -102,6 +103,10 @@ BAD_INPUTS: list[Bad] = [
     Bad("headers-bad-name", _client(headers={"Bad Name": "x"}), e.InvalidConfigError, "header"),
     Bad("session-str", _client(session="requests"), e.MessageTypeError, "session must be a requests.Session"),
     Bad("verify-int", _client(verify=1), e.MessageTypeError, "verify must be a bool or a CA bundle path"),
+    Bad("verify-missing-file", _client(verify="/nonexistent/ca.pem"), e.InvalidConfigError, "no such file"),
+    Bad("verify-not-a-certificate", _client(verify=__file__), e.InvalidConfigError, "not a PEM CA bundle"),
+    Bad("create_async-proxy-socks-without-pysocks", _create(MODEL, "hi", proxy="socks5h://127.0.0.1:9"),
+        e.InvalidConfigError, "PySocks"),
     Bad("sleep-not-callable", _client(sleep=5), e.MessageTypeError, "sleep must be callable"),
     # --- ask(): messages
     Bad("ask-None", lambda c, _: c.ask(None), e.MessageTypeError, "messages must be a str or a list"),
@@ -169,6 +174,12 @@ BAD_INPUTS: list[Bad] = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_pysocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a machine without PySocks (``import socks`` fails), whatever is installed here."""
+    monkeypatch.setitem(sys.modules, "socks", None)
+
+
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     with Emulator(era="1.8.96") as emu:
@@ -217,3 +228,33 @@ def test_the_client_still_works_after_every_refusal(client: Client, emulator: Em
             with pytest.raises(bad.error):
                 _run(bad.call(client, emulator.base_url))
     assert client.ask("still fine") == "echo: still fine"
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h", "socks4", "socks4a"])
+def test_a_socks_proxy_without_pysocks_is_a_config_error_not_a_retried_connection_error(
+    scheme: str, emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = emulator.stats["connections"]
+    with pytest.raises(e.InvalidConfigError, match=r"PySocks.*pip install"):
+        Client(emulator.base_url, proxy=f"{scheme}://127.0.0.1:9")
+    monkeypatch.setenv("ALL_PROXY", f"{scheme}://127.0.0.1:9")
+    with pytest.raises(e.InvalidConfigError, match="PySocks"):
+        Client(emulator.base_url)
+    assert emulator.stats["connections"] == before
+
+
+def test_ca_bundle_paths_are_checked_before_any_io(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+) -> None:
+    # A directory of hashed certificates is what requests calls a CA path: accepted.
+    with Client(emulator.base_url, verify=str(tmp_path)) as client:
+        assert client.ask("dir") == "echo: dir"
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    with pytest.raises(e.InvalidConfigError, match="not a PEM CA bundle"):
+        Client(emulator.base_url, verify=str(empty))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/bundle.pem")
+    with pytest.raises(e.InvalidConfigError, match="REQUESTS_CA_BUNDLE"):
+        Client(emulator.base_url)
+    with Client(emulator.base_url, verify=False) as client:  # no bundle is read: nothing to check
+        assert client.ask("insecure") == "echo: insecure"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import pathlib
 import pickle
+import shutil
 import threading
 from urllib.parse import parse_qsl
 
@@ -476,14 +478,21 @@ def test_explicit_proxy_wins_over_the_environment(monkeypatch: pytest.MonkeyPatc
         assert c._http.per_request["proxies"] == {"http": "http://127.0.0.1:8", "https": "http://127.0.0.1:8"}
 
 
-def test_ca_bundle_from_the_environment_only_when_verify_is_true(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/bundle.pem")
+def test_ca_bundle_from_the_environment_only_when_verify_is_true(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path,
+) -> None:
+    import certifi
+
+    bundle, mine = tmp_path / "bundle.pem", tmp_path / "mine.pem"
+    for path in (bundle, mine):
+        shutil.copyfile(certifi.where(), path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     with Client(BASE) as c:
-        assert c._http.per_request["verify"] == "/tmp/bundle.pem"
+        assert c._http.per_request["verify"] == str(bundle)
     with Client(BASE, verify=False) as c:
         assert c._http.per_request["verify"] is False
-    with Client(BASE, verify="/tmp/mine.pem") as c:
-        assert c._http.per_request["verify"] == "/tmp/mine.pem"
+    with Client(BASE, verify=str(mine)) as c:
+        assert c._http.per_request["verify"] == str(mine)
 
 
 @responses.activate
