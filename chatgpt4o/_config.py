@@ -166,12 +166,17 @@ def resolve_settings(
         base_url = env.get("CHATGPT4O_BASE_URL") or DEFAULT_BASE_URL
     page_url = _clean_url(base_url, "base_url")
     parts = urlsplit(page_url)
-    if parts.query or parts.fragment:
-        raise InvalidConfigError("base_url must not have a query or fragment")
-    # The chat page may live below the root (e.g. https://host/chat/).
-    path = parts.path if parts.path.endswith("/") else parts.path + "/" if parts.path else "/"
-    page_url = urlunsplit((parts.scheme.lower(), parts.netloc, path, "", ""))
-    base = page_url.rstrip("/")
+    # The chat page may live below the root (e.g. https://host/chat/), or be a plain
+    # permalink (https://host/?page_id=42): the query is part of the page's address.
+    # A fragment never reaches a server; it is dropped.
+    if parts.query:
+        path = parts.path or "/"
+        page_url = urlunsplit((parts.scheme.lower(), parts.netloc, path, parts.query, ""))
+        base = page_url
+    else:
+        path = parts.path if parts.path.endswith("/") else parts.path + "/" if parts.path else "/"
+        page_url = urlunsplit((parts.scheme.lower(), parts.netloc, path, "", ""))
+        base = page_url.rstrip("/")
 
     if timeout is None:
         env_timeout = _env_number(env, "CHATGPT4O_TIMEOUT")

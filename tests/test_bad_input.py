@@ -72,8 +72,6 @@ BAD_INPUTS: list[Bad] = [
     Bad("base_url-CRLF", _url("https://example.org/\r\nHost: evil"), e.InvalidConfigError, "control characters"),
     Bad("base_url-port-out-of-range", _url("https://example.org:99999/"), e.InvalidConfigError, "not a valid URL"),
     Bad("base_url-port-zero", _url("https://example.org:0/"), e.InvalidConfigError, "port 0"),
-    Bad("base_url-query", _url("https://example.org/?page=1"), e.InvalidConfigError, "query or fragment"),
-    Bad("base_url-fragment", _url("https://example.org/#chat"), e.InvalidConfigError, "query or fragment"),
     # --- Client(...): timeout, retries, concurrency
     Bad("timeout-negative", _client(timeout=-1), e.InvalidConfigError, "timeout must be a positive"),
     Bad("timeout-zero", _client(timeout=0), e.InvalidConfigError, "timeout must be a positive"),

@@ -293,7 +293,6 @@ def test_unknown_model_and_keywords_are_refused_before_io(client: Client) -> Non
         ({"base_url": "https://"}, e.InvalidConfigError),
         ({"base_url": "https://exa mple.org"}, e.InvalidConfigError),
         ({"base_url": "https://chat.example:99999"}, e.InvalidConfigError),
-        ({"base_url": "https://chat.example/?q=1"}, e.InvalidConfigError),
         ({"base_url": 42}, e.MessageTypeError),
         ({"timeout": 0}, e.InvalidConfigError),
         ({"timeout": -3}, e.InvalidConfigError),
@@ -510,3 +509,15 @@ def test_page_in_a_declared_charset(client: Client) -> None:
     responses.post(AJAX, json=ok("latin"))
     assert client.ask("x") == "latin"
     assert form_of(responses.calls[1].request)["url"] == "https://chat.example/caf\xe9"
+
+
+@responses.activate
+def test_a_plain_permalink_page_is_fetched_with_its_query() -> None:
+    from responses import matchers
+
+    responses.get(BASE + "/", body=page(), match=[matchers.query_param_matcher({"page_id": "42"})])
+    responses.post(AJAX, json=ok("permalink"))
+    with Client(BASE + "/?page_id=42", max_retries=0) as client:
+        assert client.ask("hi") == "permalink"
+    assert responses.calls[0].request.url == BASE + "/?page_id=42"
+    assert responses.calls[1].request.url == AJAX  # the AJAX URL carries no page query

@@ -245,3 +245,23 @@ def test_a_page_that_answers_404_is_a_page_error_naming_base_url(
     assert "chat endpoint" not in str(info.value) and "try later" not in str(info.value)
     assert emu.stats["ajax_posts"] == 0
     assert emu.stats["requests"] == 1  # not retried: a wrong URL stays wrong
+
+
+def test_a_plain_permalink_keeps_its_query_for_the_page_only(make: Make) -> None:
+    """WordPress without pretty permalinks: the chat page is ``/?page_id=42``."""
+    emu = make(era="1.8.96")
+    with Client(emu.base_url + "/?page_id=42#chat", max_retries=0, timeout=10) as client:
+        assert client.base_url == emu.base_url + "/?page_id=42"  # the fragment is dropped
+        assert client.ask("hi") == "echo: hi"
+    post = emu.requests[-1]  # (the emulator logs AJAX requests only; the page GET: test_client.py)
+    assert (post["method"], post["path"]) == ("POST", "/wp-admin/admin-ajax.php")
+    assert "page_id" not in post["form"]
+    assert post["headers"]["referer"] == emu.base_url + "/?page_id=42"
+
+
+def test_the_derived_ajax_url_never_carries_the_pages_query() -> None:
+    from chatgpt4o.protocols.wpaicg import parse_page
+
+    html = '<div class="wpaicg-chat-shortcode" data-nonce="0a1b2c3d4e" data-post-id="42"></div>'
+    tokens = parse_page(html, "https://example.org/?page_id=42")
+    assert tokens.ajax_url == "https://example.org/wp-admin/admin-ajax.php"
