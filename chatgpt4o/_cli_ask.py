@@ -18,19 +18,25 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: Any) -> None:
     """Register ``ask``."""
     ask = subparsers.add_parser("ask", help="one answer (the default command)",
-                                description="Print the answer to QUESTION (read from stdin if absent or '-').")
+                                description="Print the answer to QUESTION. Text piped on stdin is read too: "
+                                "alone, or followed by a blank line and QUESTION.")
     ask.add_argument("question", nargs="*", help="the question; several words are joined by spaces")
     add_common(ask, sub=True)
     ask.set_defaults(run=run)
 
 
 def _question(args: argparse.Namespace) -> str:
+    """The argument, the piped stdin, or both: stdin, a blank line, the argument (as llm and sgpt do)."""
     words: list[str] = args.question
-    if words and words != ["-"]:
-        return " ".join(words)
-    if sys.stdin is None or sys.stdin.isatty():
+    argument = " ".join(words) if words and words != ["-"] else ""
+    piped = sys.stdin is not None and not sys.stdin.isatty()
+    text = sys.stdin.read().strip() if piped else ""
+    if argument and text:
+        return f"{text}\n\n{argument}"
+    if argument:
+        return argument
+    if not piped:
         raise exc.InvalidMessagesError("no question given — pass it as an argument or pipe it on stdin")
-    text = sys.stdin.read().strip()
     if not text:
         raise exc.InvalidMessagesError("the question read from stdin is empty — pipe some text in")
     return text

@@ -33,6 +33,13 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         help="seconds one answer may take in all (default: $CHATGPT4O_TIMEOUT, else 120)")
     add("--retries", type=int, default=None, metavar="N",
         help="retries of transient failures (default: $CHATGPT4O_MAX_RETRIES, else 2)")
+    add("--cookie", action="append", type=_cookie, default=None, metavar="NAME=VALUE",
+        help="send this cookie (repeatable), e.g. a browser's cf_clearance=...")
+    add("--header", action="append", type=_header, default=None, metavar="'NAME: VALUE'",
+        help="send this header with every request (repeatable)")
+    add("--ca-bundle", default=None, metavar="PATH",
+        help="verify TLS with this CA bundle (PEM file or directory) instead of the system's")
+    add("--insecure", action="store_true", default=False, help="do not verify TLS certificates")
     add("--json", action="store_true", default=False, help="print one JSON object instead of text")
     add("-v", "--verbose", action="store_true", default=False, help="debug logs and tracebacks on stderr")
     add("--emulator", action="store_true", default=False,
@@ -44,6 +51,35 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     add_cli_option(add)
 
 
+def _cookie(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, e.g. cf_clearance=..., not {text.split('=')[0]!r}")
+    return name.strip(), value
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected 'NAME: VALUE', not {text!r}")
+    return name.strip(), value.strip()
+
+
+def _verify(args: argparse.Namespace) -> bool | str:
+    ca_bundle: str | None = getattr(args, "ca_bundle", None)
+    if getattr(args, "insecure", False):
+        if ca_bundle is not None:
+            raise exc.InvalidConfigError("--ca-bundle and --insecure exclude each other — pass one of them")
+        # Asked for in so many words: no warning per request on stderr.
+        import warnings
+
+        import urllib3
+
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+        return False
+    return True if ca_bundle is None else ca_bundle
+
+
 @contextlib.contextmanager
 def open_client(args: argparse.Namespace) -> Iterator[Client]:
     from .client import Client
@@ -52,7 +88,8 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
         base_url = site_url(args, stack)
         client = stack.enter_context(
             Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries,
-                   impersonate=args.impersonate)
+                   impersonate=args.impersonate, cookies=dict(getattr(args, "cookie", None) or ()),
+                   headers=dict(getattr(args, "header", None) or ()), verify=_verify(args))
         )
         yield client
 

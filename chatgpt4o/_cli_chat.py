@@ -27,6 +27,11 @@ commands:
 Ctrl-C while an answer is running cancels it; the conversation stays as it was."""
 
 
+def _turns(conversation: Conversation) -> str:
+    count = len(conversation.history) // 2
+    return f"{count} turn" if count == 1 else f"{count} turns"
+
+
 def _chat_command(line: str, client: Client, conversation: Conversation) -> Conversation | None:
     """Run a /command; returns the conversation to continue with, or None to leave."""
     name, _, rest = line.partition(" ")
@@ -44,13 +49,13 @@ def _chat_command(line: str, client: Client, conversation: Conversation) -> Conv
         elif name == "/save":
             try:
                 conversation.save(path)
-                say(f"(saved {len(conversation.history) // 2} turns to {path})")
+                say(f"(saved {_turns(conversation)} to {path})")
             except OSError as error:
                 say(f"error: cannot write {path}: {error.strerror or error} — check the path")
         else:
             try:
                 conversation = Conversation.load(client, path)
-                say(f"(loaded {len(conversation.history) // 2} turns from {path})")
+                say(f"(loaded {_turns(conversation)} from {path})")
             except OSError as error:
                 say(f"error: cannot read {path}: {error.strerror or error} — check the path")
             except exc.Chatgpt4oError as error:

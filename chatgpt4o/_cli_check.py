@@ -9,7 +9,7 @@ from typing import Any
 
 from . import exceptions as exc
 from ._cli_base import add_common, open_client
-from ._cli_output import OK, error_line, exit_code_for, report
+from ._cli_output import OK, error_object, exit_code_for, report
 from .client import Client
 
 __all__ = ["add_parser", "run"]
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             code = _check_steps(client, args, steps, result)
         except exc.Chatgpt4oError as error:
             code = exit_code_for(error)
-            result["error"] = {"type": type(error).__name__, "message": error_line(error)[7:], "exit_code": code}
+            result["error"] = error_object(error)
             if not args.json:
                 print(f"result: the site does not work ({type(error).__name__}, exit code {code})", flush=True)
                 report(error, args.verbose)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import threading
@@ -12,7 +13,9 @@ from typing import IO
 
 from . import exceptions as exc
 
-__all__ = ["EXIT_CODES", "Spinner", "error_line", "exit_code_for", "report", "say", "spinner", "stream_out"]
+__all__ = [
+    "EXIT_CODES", "Spinner", "error_line", "error_object", "exit_code_for", "report", "say", "spinner", "stream_out",
+]
 
 OK, INTERNAL, USAGE, CONNECTION, TIMEOUT, BLOCKED, REFUSED, UNUSABLE, BAD_ANSWER = range(9)
 INTERRUPTED = 130
@@ -108,10 +111,19 @@ def error_line(error: BaseException) -> str:
     return f"error: {text}"
 
 
-def report(error: BaseException, verbose: bool) -> int:
+def error_object(error: BaseException) -> dict[str, object]:
+    """The error as ``--json`` prints it: ``{"type", "message", "exit_code"}``."""
+    return {"type": type(error).__name__, "message": error_line(error).removeprefix("error: "),
+            "exit_code": exit_code_for(error)}
+
+
+def report(error: BaseException, verbose: bool, *, as_json: bool = False) -> int:
     if verbose and not isinstance(error, KeyboardInterrupt):
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-    print(error_line(error), file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps({"error": error_object(error)}, ensure_ascii=False), flush=True)
+    else:
+        print(error_line(error), file=sys.stderr, flush=True)
     return exit_code_for(error)
 
 
@@ -160,6 +172,12 @@ def stream_out(pieces: Iterator[str], spinner: Spinner) -> str:
             sys.stdout.write(piece)
             sys.stdout.flush()
             parts.append(piece)
+    except BaseException:
+        # Cut off (Ctrl-C, an error): end the partial line, so the error gets its own.
+        if parts and not parts[-1].endswith("\n"):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        raise
     finally:
         spinner.stop()
     answer = "".join(parts)

@@ -116,11 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as stop:  # --help, --version, or a usage error (argparse printed it)
         return stop.code if isinstance(stop.code, int) else USAGE
     _setup_logging(args.verbose)
+    # With --json, a failure is a JSON error object on stdout (as `check --json` reports it).
+    as_json = bool(getattr(args, "json", False))
     try:
         return int(args.run(args))
     except KeyboardInterrupt as error:
         sys.stdout.flush()
-        return report(error, args.verbose)
+        return report(error, args.verbose, as_json=as_json)
     except BrokenPipeError:
         # `chatgpt4o ... | head`: the reader left; say nothing more (and let the
         # interpreter's final flush go to /dev/null instead of failing again).
@@ -128,4 +130,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return OK
     except Exception as error:  # noqa: BLE001 - the one place that turns errors into exit codes
-        return report(error, args.verbose)
+        return report(error, args.verbose, as_json=as_json)

@@ -161,7 +161,8 @@ def test_timeout_exits_4(wpaicg_emulator_factory: Make) -> None:
     emu = wpaicg_emulator_factory(latency=3)
     result = run("--base-url", emu.base_url, "--timeout", "1", "hi")
     assert result.returncode == 4
-    assert "timeout" in assert_one_error_line(result.stderr)
+    line = assert_one_error_line(result.stderr)
+    assert "--timeout" in line and "timeout=" not in line
 
 
 def test_verbose_shows_logs_and_traceback_but_never_the_nonce(emu: Emulator) -> None:
@@ -175,6 +176,84 @@ def test_verbose_shows_logs_and_traceback_but_never_the_nonce(emu: Emulator) -> 
     assert failed.stderr.rstrip().splitlines()[-1].startswith("error: ")
     for output in (ok.stderr, ok.stdout, failed.stderr):
         assert emu.current_nonce not in output
+
+
+# -- habits of other LLM command lines (issue 13, item 7) -------------------------------------
+
+
+def test_piped_stdin_and_a_question_are_combined(emu: Emulator) -> None:
+    result = run("--base-url", emu.base_url, "Summarize:", input="the context\nin two lines\n")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert emu.requests[-1]["form"]["message"] == "the context\nin two lines\n\nSummarize:"
+    assert run("--base-url", emu.base_url, "Only this", input="").stdout == "echo: Only this\n"
+
+
+def test_cookie_header_and_tls_options_reach_the_site(wpaicg_emulator_factory: Make) -> None:
+    emu = wpaicg_emulator_factory(tls=True)
+    assert emu.ca_file is not None
+    result = run("--base-url", emu.base_url, "--cookie", "cf_clearance=abc123", "--cookie", "other=x=y",
+                 "--header", "X-Trace: one two", "--ca-bundle", emu.ca_file, "hi")
+    assert (result.returncode, result.stdout) == (0, "echo: hi\n"), result.stderr
+    headers = emu.requests[-1]["headers"]
+    assert "cf_clearance=abc123" in headers["cookie"] and "other=x=y" in headers["cookie"]
+    assert headers["x-trace"] == "one two"
+    assert run("--base-url", emu.base_url, "--insecure", "hi").returncode == 0
+    refused = run("--base-url", emu.base_url, "--retries", "0", "hi")
+    assert refused.returncode == 3
+    line = assert_one_error_line(refused.stderr)
+    assert "--ca-bundle" in line and "--insecure" in line and "verify=" not in line
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--cookie", "no-equals-sign"), "--cookie"),
+        (("--cookie", "=value"), "--cookie"),
+        (("--header", "X-No-Colon"), "--header"),
+        (("--header", "Bad Name: v"), "header"),
+        (("--ca-bundle", "/nonexistent/ca.pem"), "no such file"),
+        (("--ca-bundle", __file__, "--insecure"), "--insecure"),
+    ],
+    ids=["cookie-no-equals", "cookie-no-name", "header-no-colon", "header-bad-name", "ca-missing", "ca-and-insecure"],
+)
+def test_bad_connection_options_are_usage_errors(emu: Emulator, args: tuple[str, ...], says: str) -> None:
+    result = run("--base-url", emu.base_url, *args, "hi")
+    assert result.returncode == 2, result.stderr
+    assert says in assert_one_error_line(result.stderr)
+    assert emu.stats["requests"] == 0
+
+
+def test_json_failure_is_a_json_error_object_on_stdout(emu: Emulator) -> None:
+    emu.configure(token_limit=True)
+    result = run("--json", "--base-url", emu.base_url, "hi")
+    assert result.returncode == 6
+    doc = json.loads(result.stdout)
+    assert doc["error"]["type"] == "TokenLimitError" and doc["error"]["exit_code"] == 6
+    assert "token limit" in doc["error"]["message"]
+    missing = run("--json", "--base-url", emu.base_url + "/missing/", "hi")
+    assert missing.returncode == 7 and json.loads(missing.stdout)["error"]["type"] == "PageError"
+
+
+def test_a_partial_answer_ends_its_line_before_the_interrupt_message(wpaicg_emulator_factory: Make) -> None:
+    emu = wpaicg_emulator_factory(stream=True, latency=20, reply="one two three four five six seven eight nine ten")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT4O_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chatgpt4o", "--base-url", emu.base_url, "hi"], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = os.read(proc.stdout.fileno(), 100)  # the first words are out; the rest is coming
+        assert first
+        proc.send_signal(signal.SIGINT)
+        rest, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert (first + rest).decode().endswith("\n")
+    assert_one_error_line(stderr.decode())
 
 
 # -- check ----------------------------------------------------------------------
@@ -261,6 +340,7 @@ def test_chat_reset_and_save(wpaicg_emulator_factory: Make, tmp_path: Path) -> N
     result = run("chat", "--base-url", emu.base_url, input=script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["turns=1 last=one", "turns=3 last=two", "turns=1 last=three"]
+    assert f"(saved 2 turns to {saved})" in result.stderr
     assert "never sent" not in json.dumps(emu.requests)
     doc = json.loads(saved.read_text(encoding="utf-8"))
     assert doc["format"] == "chatgpt4o.conversation/1"
@@ -276,7 +356,7 @@ def test_chat_load_continues_a_saved_conversation(wpaicg_emulator_factory: Make,
     result = run("chat", "--base-url", emu.base_url, input=f"/load {saved}\n/load {tmp_path / 'missing'}\n/nope\ntwo\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["turns=3 last=two"]
-    assert "(loaded 1 turns" in result.stderr
+    assert "(loaded 1 turn from" in result.stderr
     assert "error: cannot read" in result.stderr and "unknown command /nope" in result.stderr
 
 
