@@ -30,7 +30,12 @@ def _question(args: argparse.Namespace) -> str:
     words: list[str] = args.question
     argument = " ".join(words) if words and words != ["-"] else ""
     piped = sys.stdin is not None and not sys.stdin.isatty()
-    text = sys.stdin.read().strip() if piped else ""
+    text = ""
+    if piped:
+        try:
+            text = sys.stdin.read().strip()
+        except (OSError, ValueError):  # a closed or unreadable stdin: nothing was piped
+            piped = False
     if argument and text:
         return f"{text}\n\n{argument}"
     if argument:

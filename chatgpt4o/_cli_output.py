@@ -169,9 +169,9 @@ def stream_out(pieces: Iterator[str], spinner: Spinner) -> str:
     try:
         for piece in pieces:
             spinner.stop()
+            parts.append(piece)  # before writing: a Ctrl-C right after the write still sees it
             sys.stdout.write(piece)
             sys.stdout.flush()
-            parts.append(piece)
     except BaseException:
         # Cut off (Ctrl-C, an error): end the partial line, so the error gets its own.
         if parts and not parts[-1].endswith("\n"):
