@@ -17,13 +17,9 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from .aipkit_era import AipkitEra
-from .core import Response, words
-
-if TYPE_CHECKING:
-    from .server import Emulator
+from .core import Response, Site, words
 
 __all__ = ["PREAMBLE", "Turn", "error_stream", "headers", "message_id", "record", "turn_stream"]
 
@@ -71,7 +67,7 @@ def message_id(now: float) -> str:
     return f"aipkit-msg-{sec:08x}{usec:05x}{entropy}"
 
 
-def error_stream(emu: Emulator, era: AipkitEra, text: str, extra: dict[str, object] | None = None) -> Response:
+def error_stream(emu: Site, era: AipkitEra, text: str, extra: dict[str, object] | None = None) -> Response:
     """An error before ``message_start``: ``error`` (with its id), then ``done``."""
     data: dict[str, object] = {"error": text, **(extra or {})}
     body = (PREAMBLE if era.preamble else "") + record(data, "error", emu.clock()) + record({"finished": True}, "done")
@@ -90,7 +86,7 @@ class Turn:
         self.openai = openai
 
 
-def turn_stream(emu: Emulator, era: AipkitEra, turn: Turn, variant: str = "normal") -> Response:
+def turn_stream(emu: Site, era: AipkitEra, turn: Turn, variant: str = "normal") -> Response:
     """The events of one turn after validation; ``variant`` ``no_done``/``provider_error`` are faults."""
     latency = emu.config.latency
     msg_id = message_id(emu.clock())

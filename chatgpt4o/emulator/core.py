@@ -4,19 +4,27 @@ Shared by both plugin generations and by the fault table: :class:`Request` (the 
 PHP sees it: ``$_GET``, ``$_POST``, ``$_FILES``), :class:`Response` (one answer, whole or
 streamed), the body parsers (urlencoded and multipart at the byte level, like PHP), admin-ajax's
 headers and its ``0``/400 answer for an action nobody registered.
+
+It also says what the generations and the faults may use of the layers above them:
+:class:`Site` (the emulator: scenario, nonces, counters, clock) and :class:`Connection` (the
+connection being served). :class:`~.server.Emulator` and :class:`~.handler.Handler` provide
+them; this module imports neither, so the dependencies point one way only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import email.message
+import email.utils
 import json
 import re
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from http import HTTPStatus
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
+from .aipkit_store import AipkitStore
 from .scenarios import EmulatorConfig
 
 __all__ = [
@@ -25,14 +33,19 @@ __all__ = [
     "JSON",
     "POST_MAX_SIZE",
     "SERVER",
+    "ActionFn",
+    "Connection",
     "Request",
     "Response",
+    "Site",
     "StatusCounts",
     "cached",
     "chunk",
     "client_ip",
     "format_reply",
+    "head",
     "html_page",
+    "nocache_headers",
     "parse_multipart",
     "parse_urlencoded",
     "words",
@@ -42,15 +55,25 @@ __all__ = [
 POST_MAX_SIZE = 8 * 1024 * 1024  # PHP's default post_max_size
 SERVER = "Apache/2.4.71 (Debian)"
 
+_NOCACHE = "no-cache, must-revalidate, max-age=0"  # wp_get_nocache_headers()
+
+
+def nocache_headers(cache_control: str = _NOCACHE) -> list[tuple[str, str]]:
+    """What admin-ajax sends before an action's answer, in the recorded order: ``X-Robots-Tag``,
+    ``nocache_headers()`` (the plugin's streams send their own ``Cache-Control``), nosniff and
+    the frame options."""
+    return [
+        ("X-Robots-Tag", "noindex"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
+        ("Cache-Control", cache_control),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+    ]
+
+
 # admin-ajax's headers for a registered action (nocache + nosniff + frame options), fixture order
-AJAX_HEADERS: tuple[tuple[str, str], ...] = (
-    ("X-Robots-Tag", "noindex"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-    ("Cache-Control", "no-cache, must-revalidate, max-age=0"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "SAMEORIGIN"),
-)
+AJAX_HEADERS: tuple[tuple[str, str], ...] = tuple(nocache_headers())
 JSON = ("Content-Type", "application/json; charset=UTF-8")
 HTML = ("Content-Type", "text/html; charset=UTF-8")
 
@@ -110,7 +133,78 @@ class StatusCounts(dict[int, int]):
         return 0
 
 
+class Site(Protocol):
+    """What a plugin generation or a fault may use of the emulator (:class:`~.server.Emulator`)."""
+
+    base_url: str
+    #: the AIPKit site's tables (message cache, chat logs, guest usage)
+    aipkit: AipkitStore
+    #: seconds since the epoch (nonce ticks, timestamps)
+    clock: Callable[[], float]
+
+    @property
+    def config(self) -> EmulatorConfig: ...
+
+    def wait(self, seconds: float) -> bool: ...
+
+    def count(self, key: str, n: int = 1) -> None: ...
+
+    def nonce(self, action: str) -> str: ...
+
+    def verify_nonce(self, nonce: str, action: str = ...) -> bool: ...
+
+    def render_page(self, path: str = "", client_ip: str = "") -> bytes: ...
+
+
+class Connection(Protocol):
+    """What a plugin generation or a fault may use of the connection it answers on
+    (:class:`~.handler.Handler`): the site, and raw writes for answers a :class:`Response`
+    cannot describe (resets, hangs, trickles)."""
+
+    @property
+    def emulator(self) -> Site: ...
+
+    def write(self, data: bytes) -> bool:
+        """``sendall``; False once the client has gone away."""
+
+    def abort(self, rst: bool = False) -> None:
+        """End the connection without (more of) an answer; ``rst`` sends a TCP reset."""
+
+    def hold(self, seconds: float) -> None:
+        """Keep the socket open, answering nothing, until the client leaves or time/stop."""
+
+
+#: An admin-ajax action handler: ``(connection, request) -> Response``.
+ActionFn = Callable[[Connection, Request], Response]
+
 # --------------------------------------------------------------------------- helpers
+
+
+def head(resp: Response, length: int | None) -> bytes:
+    """Status line and headers of ``resp``; ``length`` None means chunked.
+
+    The framing headers go right before ``Content-Type``, as Apache orders them.
+    """
+    try:
+        reason = HTTPStatus(resp.status).phrase
+    except ValueError:
+        reason = ""
+    lines = [f"HTTP/1.1 {resp.status} {reason}", "Date: " + email.utils.formatdate(usegmt=True)]
+    if not any(name.lower() == "server" for name, _ in resp.headers):
+        lines.append("Server: " + SERVER)
+    framing = ["Transfer-Encoding: chunked"] if length is None else [f"Content-Length: {length}"]
+    if resp.close:
+        framing.append("Connection: close")
+    placed = False
+    for name, value in resp.headers:
+        if name == "Content-Type" and not placed:
+            lines.extend(framing)
+            placed = True
+        lines.append(f"{name}: {value}")
+    if not placed:
+        lines.extend(framing)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
 
 
 def chunk(data: bytes) -> bytes:
@@ -226,7 +320,7 @@ def zero_400(full_headers: bool = False) -> Response:
     """
     headers = ([*AJAX_HEADERS, HTML] if full_headers else
                [("X-Robots-Tag", "noindex"), ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-                ("Cache-Control", "no-cache, must-revalidate, max-age=0"), HTML])
+                ("Cache-Control", _NOCACHE), HTML])
     return Response(400, headers, b"0", close=True, outcome="error")
 
 
