@@ -24,17 +24,8 @@ from . import aipkit_page
 from .aipkit_era import AipkitEra, aipkit_era
 from .aipkit_store import CachedMessage
 from .aipkit_stream import Turn, error_stream, message_id, turn_stream
-from .core import (
-    AJAX_HEADERS,
-    HTML,
-    JSON,
-    ActionFn,
-    Connection,
-    Request,
-    Response,
-    format_reply,
-    zero_400,
-)
+from .core import AJAX_HEADERS, HTML, JSON, Request, Response, format_reply, zero_400
+from .interfaces import ActionFn, Connection
 from .wordpress import (
     AIPKIT_NONCE_ACTION,
     php_json_encode,

@@ -19,7 +19,8 @@ import secrets
 from collections.abc import Callable, Iterator
 
 from .aipkit_era import AipkitEra
-from .core import Response, Site, words
+from .core import Response, nocache_headers, words
+from .interfaces import Site
 
 __all__ = ["PREAMBLE", "Turn", "error_stream", "headers", "message_id", "record", "turn_stream"]
 
@@ -32,12 +33,7 @@ def headers(era: AipkitEra) -> list[tuple[str, str]]:
     """The stream's headers, in the recorded order (framing goes before Content-Type)."""
     cache = "no-cache, no-store, must-revalidate, max-age=0" + (", no-transform" if era.preamble else "")
     return [
-        ("X-Robots-Tag", "noindex"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-        ("Cache-Control", cache),
-        ("Referrer-Policy", "strict-origin-when-cross-origin"),
-        ("X-Frame-Options", "SAMEORIGIN"),
+        *nocache_headers(cache),
         ("Pragma", "no-cache"),
         ("X-Accel-Buffering", "no"),
         ("Connection", "keep-alive"),

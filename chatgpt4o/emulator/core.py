@@ -4,11 +4,6 @@ Shared by both plugin generations and by the fault table: :class:`Request` (the 
 PHP sees it: ``$_GET``, ``$_POST``, ``$_FILES``), :class:`Response` (one answer, whole or
 streamed), the body parsers (urlencoded and multipart at the byte level, like PHP), admin-ajax's
 headers and its ``0``/400 answer for an action nobody registered.
-
-It also says what the generations and the faults may use of the layers above them:
-:class:`Site` (the emulator: scenario, nonces, counters, clock) and :class:`Connection` (the
-connection being served). :class:`~.server.Emulator` and :class:`~.handler.Handler` provide
-them; this module imports neither, so the dependencies point one way only.
 """
 
 from __future__ import annotations
@@ -21,10 +16,9 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from .aipkit_store import AipkitStore
 from .scenarios import EmulatorConfig
 
 __all__ = [
@@ -33,11 +27,8 @@ __all__ = [
     "JSON",
     "POST_MAX_SIZE",
     "SERVER",
-    "ActionFn",
-    "Connection",
     "Request",
     "Response",
-    "Site",
     "StatusCounts",
     "cached",
     "chunk",
@@ -132,50 +123,6 @@ class StatusCounts(dict[int, int]):
             return self[int(key)]
         return 0
 
-
-class Site(Protocol):
-    """What a plugin generation or a fault may use of the emulator (:class:`~.server.Emulator`)."""
-
-    base_url: str
-    #: the AIPKit site's tables (message cache, chat logs, guest usage)
-    aipkit: AipkitStore
-    #: seconds since the epoch (nonce ticks, timestamps)
-    clock: Callable[[], float]
-
-    @property
-    def config(self) -> EmulatorConfig: ...
-
-    def wait(self, seconds: float) -> bool: ...
-
-    def count(self, key: str, n: int = 1) -> None: ...
-
-    def nonce(self, action: str) -> str: ...
-
-    def verify_nonce(self, nonce: str, action: str = ...) -> bool: ...
-
-    def render_page(self, path: str = "", client_ip: str = "") -> bytes: ...
-
-
-class Connection(Protocol):
-    """What a plugin generation or a fault may use of the connection it answers on
-    (:class:`~.handler.Handler`): the site, and raw writes for answers a :class:`Response`
-    cannot describe (resets, hangs, trickles)."""
-
-    @property
-    def emulator(self) -> Site: ...
-
-    def write(self, data: bytes) -> bool:
-        """``sendall``; False once the client has gone away."""
-
-    def abort(self, rst: bool = False) -> None:
-        """End the connection without (more of) an answer; ``rst`` sends a TCP reset."""
-
-    def hold(self, seconds: float) -> None:
-        """Keep the socket open, answering nothing, until the client leaves or time/stop."""
-
-
-#: An admin-ajax action handler: ``(connection, request) -> Response``.
-ActionFn = Callable[[Connection, Request], Response]
 
 # --------------------------------------------------------------------------- helpers
 

@@ -21,7 +21,6 @@ from .core import (
     AJAX_HEADERS,
     HTML,
     JSON,
-    Connection,
     Request,
     Response,
     cached,
@@ -31,6 +30,7 @@ from .core import (
     zero_400,
 )
 from .generations import generation
+from .interfaces import Connection
 from .scenarios import FAULTS
 from .wordpress import php_json_encode
 

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from . import aipkit, wpaicg
 from .aipkit_era import is_aipkit
-from .core import ActionFn, Connection, Request, Response, zero_400
+from .core import Request, Response, zero_400
+from .interfaces import ActionFn, Connection
 from .scenarios import endpoint_removed
 
 __all__ = ["Generation", "ajax", "generation"]

@@ -12,7 +12,7 @@ Every answer is built as one ``bytes`` (status line, headers, body) and written 
 ``sendall``; streamed answers (SSE, faults) write one HTTP chunk per event.
 
 The handler sits above the generations and the faults: they see it only as a
-:class:`~.core.Connection`, and the emulator only as a :class:`~.core.Site` (here :class:`Host`).
+:class:`~.interfaces.Connection`, and the emulator only as an :class:`~.interfaces.Site` (here :class:`Host`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from .core import (
     POST_MAX_SIZE,
     Request,
     Response,
-    Site,
     chunk,
     client_ip,
     head,
@@ -47,6 +46,7 @@ from .core import (
 )
 from .faults import FAULT_TABLE
 from .generations import ajax, generation
+from .interfaces import Site
 
 __all__ = ["Handler", "Host", "Server"]
 
@@ -56,7 +56,7 @@ _DISCARD_LIMIT = 64 * 1024 * 1024  # larger bodies are not read at all: answer a
 
 
 class Host(Site, Protocol):
-    """What the server and its handler use of the emulator besides :class:`~.core.Site`."""
+    """What the server and its handler use of the emulator besides :class:`~.interfaces.Site`."""
 
     stopping: threading.Event
 

@@ -20,13 +20,13 @@ from .core import (
     AJAX_HEADERS,
     HTML,
     JSON,
-    ActionFn,
-    Connection,
     Request,
     Response,
     format_reply,
+    nocache_headers,
     words,
 )
+from .interfaces import ActionFn, Connection
 from .scenarios import (
     EmulatorConfig,
     nonce_failure_is_json,
@@ -57,12 +57,7 @@ _MSG_WORDS = "Your message contains prohibited words. Please modify your message
 _MSG_TOKENS = "You have reached your token limit."
 
 SSE_HEADERS: tuple[tuple[str, str], ...] = (
-    ("X-Robots-Tag", "noindex"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-    ("Cache-Control", "no-cache"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "SAMEORIGIN"),
+    *nocache_headers("no-cache"),
     ("X-Accel-Buffering", "no"),
     ("Content-Type", "text/event-stream;charset=UTF-8"),
 )
