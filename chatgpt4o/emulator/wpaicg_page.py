@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 
+from . import theme
 from .scenarios import EmulatorConfig, asset_version
-from .theme import SITE_NAME, PageTemplate, filler_css, filler_posts, split_template
+from .theme import SITE_NAME, PageTemplate, split_template
 from .wordpress import esc_html, php_json_encode
 
 __all__ = ["IMG_NONCE_SLOT", "NONCE_SLOT", "build_page_template"]
@@ -268,26 +269,9 @@ def build_page_template(config: EmulatorConfig, base_url: str) -> PageTemplate:
 <link rel="canonical" href="{page_url}" />
 <link rel='shortlink' href='{base_url}/?p={config.post_id}' />
 """
-    body_open = f"""</head>
-
-<body class="home page-template-default page page-id-{config.post_id} wp-embed-responsive is-light-theme no-js singular">
-<div id="page" class="site">
-	<a class="skip-link screen-reader-text" href="#content">Skip to content</a>
-<header id="masthead" class="site-header has-title-and-tagline">
-<div class="site-branding">
-						<h1 class="site-title">{SITE_NAME}</h1>
-	</div><!-- .site-branding -->
-</header><!-- #masthead -->
-	<div id="content" class="site-content">
-		<div id="primary" class="content-area">
-			<main id="main" class="site-main">
-"""
     extras = ""
     if config.extra_chatboxes:
         extras = _other_plugins(config, base_url) + (_widget(config, home) if config.chatbox else "")
-    article_open = f"""<article id="post-{config.post_id}" class="post-{config.post_id} page type-page status-publish hentry entry">
-	<div class="entry-content">
-"""
     if config.chatbox:
         box = (
             _BOX_CSS
@@ -300,19 +284,8 @@ def build_page_template(config: EmulatorConfig, base_url: str) -> PageTemplate:
         )
     else:
         box = "<p>Welcome! The chat is temporarily unavailable.</p>\n"
-    article_close = f"""	</div><!-- .entry-content -->
-	</article><!-- #post-{config.post_id} -->
-"""
-    footer = f"""			</main><!-- #main -->
-		</div><!-- #primary -->
-	</div><!-- #content -->
-	<footer id="colophon" class="site-footer">
-		<div class="site-info"><div class="site-name">{SITE_NAME}</div>
-			<div class="powered-by">Proudly powered by <a href="https://wordpress.org/">WordPress</a>.</div>
-		</div><!-- .site-info -->
-	</footer><!-- #colophon -->
-</div><!-- #page -->
-	<script src='{plugin}/public/js/wpaicg-form-shortcode.js' id='wpaicg-gpt-form-js'></script>
+    body = theme.body_open(config.post_id) + extras + theme.article(config.post_id, box)
+    footer = theme.site_footer() + f"""	<script src='{plugin}/public/js/wpaicg-form-shortcode.js' id='wpaicg-gpt-form-js'></script>
 <script id='wpaicg-init-js-extra'>
 var wpaicgParams = {params_js};
 </script>
@@ -323,17 +296,7 @@ var wpaicgParams = {params_js};
 </body>
 </html>
 """
-    fixed = head + body_open + extras + article_open + box + article_close + footer
-    budget = max(0, config.page_size - len(fixed.encode("utf-8")))
-    css = ""
-    posts = ""
-    if budget:
-        css_budget = budget // 2
-        css = f"<style id='twenty-twenty-one-custom-inline-css'>\n{filler_css(css_budget)}</style>\n"
-        posts_budget = max(0, budget - len(css))
-        if posts_budget:
-            posts = '<section class="recent-posts">\n' + filler_posts(posts_budget, base_url) + "</section>\n"
-    html = head + css + body_open + extras + article_open + box + article_close + posts + footer
+    html = theme.with_filler(head, body, footer, config.page_size, base_url)
     return split_template(html, (NONCE_SLOT, IMG_NONCE_SLOT))
 
 
