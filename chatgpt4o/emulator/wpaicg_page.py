@@ -33,79 +33,76 @@ def _other_nonce(config: EmulatorConfig, action: str) -> str:
     return hashlib.md5(f"{config.nonce_secret}|{action}".encode()).hexdigest()[-12:-2]
 
 
-def _attrs(pairs: list[tuple[str, str, bool]]) -> str:
-    # the plugin prints some attributes as `data-x = "v"`: keep that, clients must cope
-    lines = []
-    for name, value, spaced in pairs:
-        sep = " = " if spaced else "="
-        lines.append(f'     {name}{sep}"{value}"')
-    return "\n".join(lines)
+# The box's attributes as the plugin prints them, some as `data-x = "v"`: keep that, clients must cope.
+_CHAT_ATTRIBUTES = """\
+     data-user-bg-color="#ccf5e1"
+     data-color="#495057"
+     data-fontsize="14"
+     data-use-avatar="0"
+     data-user-avatar="https://secure.gravatar.com/avatar/?s=40&amp;d=mm&amp;r=g"
+     data-you="You"
+     data-ai-avatar="{plugin}/admin/images/chatbot.png"
+     data-ai-name="AI"
+     data-ai-bg-color="#d1e8ff"
+     data-nonce="{nonce}"
+     data-post-id="{post_id}"
+     data-url="{data_url}"
+     data-bot-id="{bot_id}"
+     data-width="100%"
+     data-height="50%"
+     data-footer="false"
+     data-has-bar="false"
+     data-speech=""
+     data-voice=""
+     data-elevenlabs-model=""
+     data-voice-error=""
+     data-typewriter-effect = ""
+     data-typewriter-speed="1"
+     data-text_height="60"
+     data-text_rounded="8"
+     data-chat_rounded="8"
+     data-voice_service=""
+     data-voice_language="en-US"
+     data-voice_name="en-US-Studio-M"
+     data-voice_device=""
+     data-voice_speed="1"
+     data-voice_pitch="0"
+     data-openai_model="tts-1"
+     data-openai_voice="alloy"
+     data-openai_output_format="mp3"
+     data-openai_voice_speed="1.0"
+     data-openai_stream_nav="{stream}"
+     data-autoload_chat_conversations="0"
+     data-copy_btn=""
+     data-feedback_btn = ""
+     data-feedback_title = "Feedback"
+     data-feedback_message = "Please provide details: (optional)"
+     data-feedback_success = "Thank you for your feedback!"
+     data-user-voice-control = ""
+     data-voice-muted-by-default=""
+     data-memory-limit = "{memory_limit}"
+     data-lead-collection = "0"
+     data-lead-title = "Let us know how to contact you"
+     data-lead-name = "Name"
+     data-enable-lead-name = "1"
+     data-lead-email = "Email"
+     data-enable-lead-email = "1"
+     data-lead-phone = "Phone"
+     data-enable-lead-phone = "1"
+     data-bg_text_field = "#ffffff"
+     data-bg_text_field_font_color = "#495057"
+     data-bg_text_field_border_color = "#ced4da"
+     data-assistant-enabled="false"
+     data-type="{box_type}"
+"""
 
 
 def _chat_attributes(config: EmulatorConfig, data_url: str, box_type: str) -> str:
-    stream = "1" if config.stream else "0"
-    pairs: list[tuple[str, str, bool]] = [
-        ("data-user-bg-color", "#ccf5e1", False),
-        ("data-color", "#495057", False),
-        ("data-fontsize", "14", False),
-        ("data-use-avatar", "0", False),
-        ("data-user-avatar", "https://secure.gravatar.com/avatar/?s=40&amp;d=mm&amp;r=g", False),
-        ("data-you", "You", False),
-        ("data-ai-avatar", esc_html(f"{_PLUGIN}/admin/images/chatbot.png"), False),
-        ("data-ai-name", "AI", False),
-        ("data-ai-bg-color", "#d1e8ff", False),
-        ("data-nonce", NONCE_SLOT, False),
-        ("data-post-id", str(config.post_id), False),
-        ("data-url", esc_html(data_url), False),
-        ("data-bot-id", str(config.bot_id), False),
-        ("data-width", "100%", False),
-        ("data-height", "50%", False),
-        ("data-footer", "false", False),
-        ("data-has-bar", "false", False),
-        ("data-speech", "", False),
-        ("data-voice", "", False),
-        ("data-elevenlabs-model", "", False),
-        ("data-voice-error", "", False),
-        ("data-typewriter-effect", "", True),
-        ("data-typewriter-speed", "1", False),
-        ("data-text_height", "60", False),
-        ("data-text_rounded", "8", False),
-        ("data-chat_rounded", "8", False),
-        ("data-voice_service", "", False),
-        ("data-voice_language", "en-US", False),
-        ("data-voice_name", "en-US-Studio-M", False),
-        ("data-voice_device", "", False),
-        ("data-voice_speed", "1", False),
-        ("data-voice_pitch", "0", False),
-        ("data-openai_model", "tts-1", False),
-        ("data-openai_voice", "alloy", False),
-        ("data-openai_output_format", "mp3", False),
-        ("data-openai_voice_speed", "1.0", False),
-        ("data-openai_stream_nav", stream, False),
-        ("data-autoload_chat_conversations", "0", False),
-        ("data-copy_btn", "", False),
-        ("data-feedback_btn", "", True),
-        ("data-feedback_title", "Feedback", True),
-        ("data-feedback_message", "Please provide details: (optional)", True),
-        ("data-feedback_success", "Thank you for your feedback!", True),
-        ("data-user-voice-control", "", True),
-        ("data-voice-muted-by-default", "", False),
-        ("data-memory-limit", str(config.memory_limit), True),
-        ("data-lead-collection", "0", True),
-        ("data-lead-title", "Let us know how to contact you", True),
-        ("data-lead-name", "Name", True),
-        ("data-enable-lead-name", "1", True),
-        ("data-lead-email", "Email", True),
-        ("data-enable-lead-email", "1", True),
-        ("data-lead-phone", "Phone", True),
-        ("data-enable-lead-phone", "1", True),
-        ("data-bg_text_field", "#ffffff", True),
-        ("data-bg_text_field_font_color", "#495057", True),
-        ("data-bg_text_field_border_color", "#ced4da", True),
-        ("data-assistant-enabled", "false", False),
-        ("data-type", box_type, False),
-    ]
-    return _attrs(pairs)
+    return _CHAT_ATTRIBUTES.format(
+        plugin=_PLUGIN, nonce=NONCE_SLOT, post_id=config.post_id, data_url=esc_html(data_url),
+        bot_id=config.bot_id, stream="1" if config.stream else "0", memory_limit=config.memory_limit,
+        box_type=box_type,
+    ).rstrip("\n")
 
 
 _HEAD_CSS = """                    <style>
