@@ -15,20 +15,8 @@ from typing import Any
 
 from .aipkit_era import AIPKIT_ERAS, is_aipkit
 
-__all__ = [
-    "DEFAULT_ERA",
-    "ERAS",
-    "FAULTS",
-    "FAULT_TARGETS",
-    "LEGACY_ERA",
-    "EmulatorConfig",
-    "asset_version",
-    "endpoint_removed",
-    "nonce_failure_is_json",
-    "pick_fault",
-    "reads_request",
-    "sanitizes_message",
-]
+__all__ = ["DEFAULT_ERA", "ERAS", "FAULTS", "FAULT_TARGETS", "LEGACY_ERA", "EmulatorConfig", "asset_version",
+           "endpoint_removed", "nonce_failure_is_json", "pick_fault", "reads_request", "sanitizes_message"]
 
 #: Plugin eras the emulator reproduces (protocol.md §0).
 #:
