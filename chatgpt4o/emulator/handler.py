@@ -12,7 +12,8 @@ Every answer is built as one ``bytes`` (status line, headers, body) and written 
 ``sendall``; streamed answers (SSE, faults) write one HTTP chunk per event.
 
 The handler sits above the generations and the faults: they see it only as a
-:class:`~.interfaces.Connection`, and the emulator only as an :class:`~.interfaces.Site` (here :class:`Host`).
+:class:`~.interfaces.Connection`, and the emulator only as a :class:`~.interfaces.Site`
+(extended here as :class:`Host`).
 """
 
 from __future__ import annotations

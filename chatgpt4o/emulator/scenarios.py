@@ -2,7 +2,7 @@
 
 A scenario is a plain dataclass so that it can be copied, compared, sent as JSON to a running
 emulator (``POST /__emulator__/config``) and changed atomically with ``Emulator.configure``.
-Fault *behaviour* lives in ``server.py`` (it needs the socket); the names, their documentation
+Fault *behaviour* lives in ``faults.py`` (it needs the socket); the names, their documentation
 and the decision "does this request get a fault?" live here.
 """
 
