@@ -8,9 +8,11 @@ process; the callers run here. Figures are ratios between sides measured in the 
 
 1. Overhead per request at zero server latency: a request through the gateway against a direct
    ``Client.ask`` to the same emulator (target at most 1.3). The gateway side is measured with a
-   lean HTTP caller (one ``requests`` POST; what the gateway itself adds) and with the ``openai``
-   package (what a user of it sees, the package's own cost included). Rounds interleave the sides,
-   the order rotating; each figure is the median over the rounds of the per-request median.
+   lean HTTP caller (``http.client`` on one persistent connection: what the gateway itself adds;
+   also with a new connection per request), with ``requests`` and with the ``openai`` package
+   (what a user of it sees, the package's own cost included). The floor is the same server with
+   an empty application: the HTTP hop alone. Rounds interleave the sides, the order rotating;
+   each figure is the median over the rounds of the per-request median.
 2. 32 concurrent ``openai`` clients, one request each, with 300 ms of server latency: wall time
    of the burst against one request alone (target at most 1.5).
 
@@ -28,7 +30,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 import _common
@@ -37,7 +38,7 @@ import requests
 from _common import ROOT, EmulatorProcess, child_env, median
 
 from chatgpt4o import Client
-from chatgpt4o.gateway import GatewayServer, create_app, make_server
+from chatgpt4o.gateway import create_app
 
 
 class GatewayProcess:
@@ -78,18 +79,26 @@ def overhead(emulator: EmulatorProcess, gateway: GatewayProcess, n: int, rounds:
     lean = requests.Session()
     lean.trust_env = False
 
+    def post(conn: http.client.HTTPConnection, i: int) -> object:
+        body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": _common.prompt(i)}]})
+        conn.request("POST", parts.path + "/chat/completions", body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+        return json.loads(data)["choices"][0]["message"]["content"]
+
+    kept = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+
     def via_http_client(i: int) -> object:
-        # The leanest Python caller: what is left is what the gateway adds.
+        # The leanest Python caller, on one persistent connection: what is left is what the gateway adds.
+        return post(kept, i)
+
+    def via_http_client_fresh(i: int) -> object:
+        # The same with a new connection per request (a TCP connect each time).
         conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
         try:
-            body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": _common.prompt(i)}]})
-            conn.request("POST", parts.path + "/chat/completions", body=body,
-                         headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            data = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
-            return json.loads(data)["choices"][0]["message"]["content"]
+            return post(conn, i)
         finally:
             conn.close()
 
@@ -109,23 +118,31 @@ def overhead(emulator: EmulatorProcess, gateway: GatewayProcess, n: int, rounds:
                    "CONTENT_LENGTH": str(len(data)), "wsgi.input": io.BytesIO(data)}
         return json.loads(b"".join(app(environ, lambda status, headers: None)))
 
-    floor = _trivial_server()
+    floor = EmptyAppProcess()
     floor_parts = urlsplit(floor.url)
+    floor_kept = http.client.HTTPConnection(floor_parts.hostname or "127.0.0.1", floor_parts.port, timeout=30)
+    floor_api = openai.OpenAI(base_url=floor.url, api_key="x", max_retries=0)
 
-    def trivial(i: int) -> object:
+    def trivial(conn: http.client.HTTPConnection) -> object:
+        conn.request("POST", "/v1/chat/completions", body=b'{"messages": []}', headers={"Content-Type": "application/json"})
+        return conn.getresponse().read()
+
+    def trivial_fresh(i: int) -> object:
         conn = http.client.HTTPConnection(floor_parts.hostname or "127.0.0.1", floor_parts.port, timeout=30)
         try:
-            conn.request("POST", "/v1/chat/completions", body=b'{"messages": []}',
-                         headers={"Content-Type": "application/json"})
-            return conn.getresponse().read()
+            return trivial(conn)
         finally:
             conn.close()
 
     sides: dict[str, Callable[[int], object]] = {
         "direct Client.ask": lambda i: direct.ask(_common.prompt(i)),
         "gateway app, in-process": in_process,
-        "empty app, same server": trivial,
+        "empty app, same server": lambda i: trivial(floor_kept),
+        "empty app, new connection": trivial_fresh,
+        "empty app, openai package": lambda i: floor_api.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": _common.prompt(i)}]),
         "gateway, http.client POST": via_http_client,
+        "gateway, http.client, new conn": via_http_client_fresh,
         "gateway, requests POST": via_requests,
         "gateway, openai package": lambda i: api.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": _common.prompt(i)}]),
@@ -140,22 +157,47 @@ def overhead(emulator: EmulatorProcess, gateway: GatewayProcess, n: int, rounds:
             results[name].append(_per_request(sides[name], n))
     direct.close()
     app.close()
-    floor.shutdown()
-    floor.server_close()
+    kept.close()
+    floor_kept.close()
+    floor.stop()
     return {name: median(values) for name, values in results.items()}
 
 
-def _trivial_server() -> GatewayServer:
-    """The gateway's server with an application that answers at once: the cost of the HTTP hop."""
+_EMPTY_APP = """
+from chatgpt4o.gateway import make_server
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
-        return [b"{}"]
+BODY = (b'{"id":"chatcmpl-0","object":"chat.completion","created":0,"model":"gpt-4o-mini","choices":'
+        b'[{"index":0,"message":{"role":"assistant","content":"x","refusal":null},"logprobs":null,'
+        b'"finish_reason":"stop"}]}')
 
-    server = make_server(app, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server
+def app(environ, start_response):
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))])
+    return [BODY]
+
+server = make_server(app, "127.0.0.1", 0)
+print(server.url, flush=True)
+server.serve_forever(poll_interval=0.2)
+"""
+
+
+class EmptyAppProcess:
+    """The gateway's server with an application that answers at once, in its own process like
+    the gateway: the cost of the HTTP hop alone."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen([sys.executable, "-c", _EMPTY_APP], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True, env=child_env(), cwd=ROOT)
+        assert self._proc.stdout is not None
+        self.url = self._proc.stdout.readline().strip()
+        if not self.url.startswith("http"):
+            self.stop()
+            raise RuntimeError(f"the empty application's server did not start: {self.url!r}")
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
 
 
 def concurrency(emulator: EmulatorProcess, gateway: GatewayProcess, clients: int, rounds: int) -> tuple[float, float]:
@@ -214,16 +256,24 @@ def main() -> int:
     base = times["direct Client.ask"]
     print(f"\n1. per request at zero server latency ({rounds} rounds x {n} requests, median of medians)")
     for name, seconds in times.items():
-        print(f"   {name:<28} {seconds * 1000:7.2f} ms   x{seconds / base:.2f}")
+        print(f"   {name:<31} {seconds * 1000:7.2f} ms   x{seconds / base:.2f}")
     lean_ratio = times["gateway, http.client POST"] / base
     app_ratio = times["gateway app, in-process"] / base
+    hop = times["empty app, same server"]
     print(f"   the application alone (in-process) / direct: {app_ratio:.2f} (target <= 1.3: "
-          f"{'yes' if app_ratio <= 1.3 else 'NO'}); the bare HTTP hop (empty app, same server): "
-          f"{times['empty app, same server'] * 1000:.2f} ms")
+          f"{'yes' if app_ratio <= 1.3 else 'NO'})")
+    print(f"   the bare HTTP hop (empty app, same server, persistent connection): {hop * 1000:.2f} ms, "
+          f"so no gateway behind this server can go below (direct + hop) / direct = {(base + hop) / base:.2f}; "
+          f"with a new connection per request the hop is {times['empty app, new connection'] * 1000:.2f} ms")
+    api_hop = times["empty app, openai package"]
+    print(f"   with the openai package as caller the floor is (direct + {api_hop * 1000:.2f} ms) / direct = "
+          f"{(base + api_hop) / base:.2f}: the package's own work per call, not the server's")
     print(f"   gateway / direct: {lean_ratio:.2f} (target <= 1.3: {'yes' if lean_ratio <= 1.3 else 'NO'}); "
-          f"added by the gateway: {(times['gateway, http.client POST'] - base) * 1000:.2f} ms per request; "
-          f"with requests / the openai package as caller: {times['gateway, requests POST'] / base:.2f} / "
-          f"{times['gateway, openai package'] / base:.2f} (reported)")
+          f"added by the gateway: {(times['gateway, http.client POST'] - base) * 1000:.2f} ms per request")
+    print(f"   with other callers: http.client, new connection each {times['gateway, http.client, new conn'] / base:.2f}; "
+          f"requests {times['gateway, requests POST'] / base:.2f}; openai package {times['gateway, openai package'] / base:.2f} "
+          f"(target <= 1.3: {'yes' if times['gateway, openai package'] / base <= 1.3 else 'NO'}; the package's own "
+          "cost per call is included)")
     ratio = wall / single
     print(f"\n2. 32 concurrent openai clients, 300 ms server latency ({burst_rounds} rounds, medians)")
     print(f"   one request alone {single * 1000:.0f} ms; 32 at once {wall * 1000:.0f} ms wall")

@@ -20,6 +20,7 @@ Every refusal is a :class:`~chatgpt4o._gateway_errors.GatewayError` (HTTP 400) n
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from ._gateway_errors import bad_request
 
 __all__ = [
     "ChatRequest",
+    "chunk_events",
     "completion",
     "completion_chunk",
     "json_bytes",
@@ -36,6 +38,8 @@ __all__ = [
     "sse_event",
 ]
 
+# One encoder for every answer: json.dumps with keywords would build a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
@@ -157,7 +161,7 @@ def completion_chunk(
 
 def sse_event(data: dict[str, Any] | str) -> bytes:
     """One server-sent event: ``data: <json>`` and a blank line (a string is sent as is)."""
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = data if isinstance(data, str) else _encode(data)
     return b"data: " + text.encode("utf-8") + b"\n\n"
 
 
@@ -173,4 +177,19 @@ def models_list(models: list[dict[str, Any]]) -> dict[str, Any]:
 
 def json_bytes(doc: dict[str, Any]) -> bytes:
     """A JSON answer's body."""
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _encode(doc).encode("utf-8")
+
+
+def chunk_events(ident: str, created: int, model: str) -> Callable[[dict[str, str], str | None], bytes]:
+    """A maker of one stream's events: ``make(delta, finish_reason)`` is
+    ``sse_event(completion_chunk(ident, created, model, delta, finish_reason))``, with the
+    parts every chunk of the stream shares encoded once."""
+    head = _encode({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model})
+    prefix = ("data: " + head[:-1] + ',"choices":[{"index":0,"delta":').encode("utf-8")
+    middle = b',"logprobs":null,"finish_reason":'
+
+    def make(delta: dict[str, str], finish_reason: str | None = None) -> bytes:
+        return b"".join((prefix, _encode(delta).encode("utf-8"), middle,
+                         _encode(finish_reason).encode("utf-8"), b"}]}\n\n"))
+
+    return make

@@ -125,42 +125,40 @@ def _untrack(conn: Any) -> None:
         deadline.conn = None
 
 
-class _HTTPConnection(HTTPConnection):
+class _RemembersSocket:
+    # The watchdog shuts the socket of a connection even while urllib3 reads it.
     last_sock: Any = None
+    sock: Any
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self.last_sock = self.sock
 
 
-class _HTTPSConnection(HTTPSConnection):
-    last_sock: Any = None
-
-    def connect(self) -> None:
-        super().connect()
-        self.last_sock = self.sock
+class _HTTPConnection(_RemembersSocket, HTTPConnection):
+    pass
 
 
-class _HTTPPool(HTTPConnectionPool):
+class _HTTPSConnection(_RemembersSocket, HTTPSConnection):
+    pass
+
+
+class _TracksDeadline:
+    # A connection taken from the pool belongs to this thread's deadline until it goes back.
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _track(super()._get_conn(timeout))  # type: ignore[misc]
+
+    def _put_conn(self, conn: Any) -> None:
+        _untrack(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _HTTPPool(_TracksDeadline, HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _track(super()._get_conn(timeout))
 
-    def _put_conn(self, conn: Any) -> None:
-        _untrack(conn)
-        super()._put_conn(conn)
-
-
-class _HTTPSPool(HTTPSConnectionPool):
+class _HTTPSPool(_TracksDeadline, HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _track(super()._get_conn(timeout))
-
-    def _put_conn(self, conn: Any) -> None:
-        _untrack(conn)
-        super()._put_conn(conn)
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}

@@ -18,6 +18,7 @@ configured from the environment: ``gunicorn 'chatgpt4o.gateway:create_app()'``.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import http
 import inspect
@@ -68,6 +69,7 @@ def _accepts_bot_id(function: Callable[..., Any]) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=64)
 def _status(code: int) -> str:
     return f"{code} {http.HTTPStatus(code).phrase}"
 
@@ -164,6 +166,13 @@ class Gateway:
                                code="invalid_api_key", headers=(("WWW-Authenticate", "Bearer"),))
 
     def _read_body(self, environ: Mapping[str, Any]) -> bytes:
+        try:
+            return self._read_body_from(environ)
+        except (OSError, ValueError) as error:  # the server's report of a body cut short or malformed
+            raise GatewayError(400, f"the request body could not be read ({type(error).__name__})",
+                               code="invalid_body") from None
+
+    def _read_body_from(self, environ: Mapping[str, Any]) -> bytes:
         stream = environ["wsgi.input"]
         raw = str(environ.get("CONTENT_LENGTH") or "").strip()
         too_large = GatewayError(413, f"the request body is over {self._max_body} bytes", code="request_too_large")
@@ -261,8 +270,7 @@ class Gateway:
             _close(pieces)
             raise
         start_response(_status(200), list(_SSE_HEADERS))
-        return _EventStream(pieces, first, lambda delta, finish=None: shapes.sse_event(
-            shapes.completion_chunk(ident, created, model, delta, finish)))
+        return _EventStream(pieces, first, shapes.chunk_events(ident, created, model))
 
     # -- answers ------------------------------------------------------------
 

@@ -28,3 +28,14 @@ def read_request(sock: socket.socket) -> tuple[bytes, bytes]:
             break
         body += more
     return head, body
+
+
+
+def chatgpt4o_command(*args: str) -> list[str]:
+    """``python -m chatgpt4o ARGS`` with Ctrl-C working even when pytest runs as a shell's
+    background job (which starts with SIGINT ignored: Python then installs no handler)."""
+    import sys
+
+    code = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "runpy.run_module('chatgpt4o', run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", code, *args]

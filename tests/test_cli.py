@@ -25,6 +25,8 @@ from chatgpt4o.cli import (
 )
 from chatgpt4o.emulator import Emulator
 
+from ._loopback import chatgpt4o_command
+
 Make = Callable[..., Emulator]
 
 
@@ -373,7 +375,7 @@ def test_chat_ctrl_c_cancels_the_answer_and_stays(wpaicg_emulator_factory: Make)
     emu = wpaicg_emulator_factory(latency=5)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT4O_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chatgpt4o", "--base-url", emu.base_url, "chat"], stdin=subprocess.PIPE,
+        chatgpt4o_command("--base-url", emu.base_url, "chat"), stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, encoding="utf-8",
     )
     try:
@@ -399,7 +401,7 @@ def test_ctrl_c_in_one_shot_exits_130(wpaicg_emulator_factory: Make) -> None:
     emu = wpaicg_emulator_factory(latency=5)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT4O_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chatgpt4o", "--base-url", emu.base_url, "hi"], stdin=subprocess.DEVNULL,
+        chatgpt4o_command("--base-url", emu.base_url, "hi"), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, encoding="utf-8",
     )
     try:

@@ -7,7 +7,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +14,8 @@ import openai
 import pytest
 
 from chatgpt4o.cli import main
+
+from ._loopback import chatgpt4o_command
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +33,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 @contextmanager
 def serving(*args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "chatgpt4o", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(chatgpt4o_command(*args), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=_env(**env), cwd=ROOT)
     try:
         assert proc.stdout is not None

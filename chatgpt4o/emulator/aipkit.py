@@ -17,7 +17,7 @@ Everything else, the legacy ``wpaicg_*`` actions included, is ``0`` with HTTP 40
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import aipkit_page
@@ -25,6 +25,7 @@ from .aipkit_era import AipkitEra, aipkit_era
 from .aipkit_store import CachedMessage
 from .aipkit_stream import Turn, error_stream, message_id, turn_stream
 from .core import AJAX_HEADERS, HTML, JSON, Request, Response, format_reply, zero_400
+from .interfaces import ActionFn, Connection
 from .wordpress import (
     AIPKIT_NONCE_ACTION,
     php_json_encode,
@@ -33,9 +34,6 @@ from .wordpress import (
     wp_check_invalid_utf8,
     wp_strip_all_tags,
 )
-
-if TYPE_CHECKING:
-    from .handler import ActionFn, Handler
 
 __all__ = ["ACTIONS", "COUNTERS", "STEPS", "nonce_failure", "page", "stream"]
 
@@ -66,7 +64,7 @@ def _int(value: str) -> int:
     return abs(int(match.group(0))) if match else 0  # absint
 
 
-def _cross_origin(h: Handler, req: Request) -> bool:
+def _cross_origin(h: Connection, req: Request) -> bool:
     """The plugin's same-origin test: no Origin is same-origin; scheme and host, not port."""
     origin = req.headers.get("origin", "")
     if not origin:
@@ -76,14 +74,14 @@ def _cross_origin(h: Handler, req: Request) -> bool:
     return (theirs.hostname or "") != (site.hostname or "") or (theirs.scheme or "http") != (site.scheme or "http")
 
 
-def _nonce_ok(h: Handler, req: Request) -> bool:
+def _nonce_ok(h: Connection, req: Request) -> bool:
     ok = h.emulator.verify_nonce(req.request.get("_ajax_nonce", ""), AIPKIT_NONCE_ACTION)
     if not ok:
         h.emulator.count("stale_nonce")
     return ok
 
 
-def page(h: Handler, req: Request) -> Response:
+def page(h: Connection, req: Request) -> Response:
     """The chat page (or the bots' sub-page) with AIPKit chat boxes."""
     emu = h.emulator
     body = emu.render_page(req.path, req.client_address[0])
@@ -97,7 +95,7 @@ def page(h: Handler, req: Request) -> Response:
     return Response(200, headers, body)
 
 
-def nonce_failure(h: Handler, req: Request) -> Response:
+def nonce_failure(h: Connection, req: Request) -> Response:
     """A stale nonce, in the form of the step ``req`` is (``stale_nonce`` fault)."""
     action = req.request.get("action", "")
     era = aipkit_era(h.emulator.config.era)
@@ -110,14 +108,14 @@ def nonce_failure(h: Handler, req: Request) -> Response:
     return _error(403, _CACHE_NONCE, "nonce_failure_cache_sse")
 
 
-def refresh_nonce(h: Handler, req: Request) -> Response:
+def refresh_nonce(h: Connection, req: Request) -> Response:
     """``aipkit_get_frontend_chat_nonce``: no nonce needed; Origin checked only with a bot_id."""
     if _int(req.post.get("bot_id", "")) > 0 and _cross_origin(h, req):
         return _error(403, _CORS, "cors_denied")
     return _send(200, {"nonce": h.emulator.nonce(AIPKIT_NONCE_ACTION)}, success=True)
 
 
-def cache(h: Handler, req: Request) -> Response:
+def cache(h: Connection, req: Request) -> Response:
     """``aipkit_cache_sse_message``: step 1 of a turn."""
     emu = h.emulator
     cfg = emu.config
@@ -150,7 +148,7 @@ def _bot_entry(reply: str, msg_id: str, response_id: str, now: float, cfg: Any,
     }
 
 
-def _prepare(h: Handler, req: Request, era: AipkitEra, cached: CachedMessage | None,
+def _prepare(h: Connection, req: Request, era: AipkitEra, cached: CachedMessage | None,
              message: str, nonstream: bool) -> tuple[str, str | None, Turn | None]:
     """Validation, quota, moderation and the user message's log entry, shared by both paths.
 
@@ -211,7 +209,7 @@ def _prepare(h: Handler, req: Request, era: AipkitEra, cached: CachedMessage | N
     return "", None, Turn(reply, on_success, on_error, upstream, cfg.provider == "OpenAI")
 
 
-def stream(h: Handler, req: Request, variant: str = "normal") -> Response:
+def stream(h: Connection, req: Request, variant: str = "normal") -> Response:
     """``aipkit_frontend_chat_stream``: step 2 of a turn (``variant``: see :func:`turn_stream`)."""
     emu = h.emulator
     era = aipkit_era(emu.config.era)
@@ -236,7 +234,7 @@ def stream(h: Handler, req: Request, variant: str = "normal") -> Response:
     return turn_stream(emu, era, turn, variant)
 
 
-def message(h: Handler, req: Request) -> Response:
+def message(h: Connection, req: Request) -> Response:
     """``aipkit_frontend_chat_message`` (2.3 - 2.4.0): one turn, answered as JSON."""
     emu = h.emulator
     era = aipkit_era(emu.config.era)
@@ -266,13 +264,13 @@ def message(h: Handler, req: Request) -> Response:
     return _send(200, {"reply": turn.reply, "message_id": msg_id}, success=True)
 
 
-def _guest(h: Handler, req: Request) -> tuple[Response | None, int, str]:
+def _guest(h: Connection, req: Request) -> tuple[Response | None, int, str]:
     if not _nonce_ok(h, req):
         return _error(403, "Security check failed (nonce).", "nonce_failure"), 0, ""
     return None, _int(req.post.get("bot_id", "")), sanitize_text_field(req.post.get("session_id", ""))[:64]
 
 
-def history(h: Handler, req: Request) -> Response:
+def history(h: Connection, req: Request) -> Response:
     """``aipkit_get_conversation_history``: the stored messages of one conversation."""
     failed, bot, session = _guest(h, req)
     if failed is not None:
@@ -285,7 +283,7 @@ def history(h: Handler, req: Request) -> Response:
     return _send(200, {"history": h.emulator.aipkit.messages((bot, session, conversation))}, success=True)
 
 
-def conversations(h: Handler, req: Request) -> Response:
+def conversations(h: Connection, req: Request) -> Response:
     """``aipkit_get_conversations_list``: a guest's conversations with a bot, newest first."""
     failed, bot, session = _guest(h, req)
     if failed is not None:
@@ -302,7 +300,7 @@ def conversations(h: Handler, req: Request) -> Response:
     return _send(200, {"conversations": rows}, success=True)
 
 
-def _refresh_if_registered(h: Handler, req: Request) -> Response:
+def _refresh_if_registered(h: Connection, req: Request) -> Response:
     return refresh_nonce(h, req) if aipkit_era(h.emulator.config.era).nonce_refresh else zero_400(full_headers=True)
 
 

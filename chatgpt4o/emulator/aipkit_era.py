@@ -54,32 +54,27 @@ class AipkitEra:
     google_state_key: bool
 
 
-def _era(version: str, **kw: bool | str) -> AipkitEra:
-    return AipkitEra(version=version, **kw)  # type: ignore[arg-type]
+# Each era is the one before it and what changed.
+_V2_3_19 = AipkitEra(
+    version="2.3.19", nonce_refresh=False, nonstream=True, nonstream_nonce=False, nonstream_strips_tags=True,
+    stream_nonce_text=_NONCE_TEXT_OLD, origin_check=False, quota_text=_QUOTA_OLD, quota_notice=False,
+    preamble=False, moderation=False, relays_midstream_error=False, stream_enabled_key=True,
+    user_ip_key=True, popup_label_keys=False, google_state_key=False,
+)
+_V2_3_40 = dataclasses.replace(
+    _V2_3_19, version="2.3.40", nonstream_nonce=True, nonstream_strips_tags=False,
+    stream_nonce_text=_NONCE_TEXT, origin_check=True,
+)
+_V2_4_0 = dataclasses.replace(
+    _V2_3_40, version="2.4.0", nonce_refresh=True, quota_text=_QUOTA, preamble=True,
+    user_ip_key=False, popup_label_keys=True,
+)
+_V2_4_71 = dataclasses.replace(
+    _V2_4_0, version="2.4.71", nonstream=False, quota_notice=True, moderation=True,
+    relays_midstream_error=True, stream_enabled_key=False, google_state_key=True,
+)
 
-
-AIPKIT_ERAS: dict[str, AipkitEra] = {
-    "2.3.19": _era("2.3.19", nonce_refresh=False, nonstream=True, nonstream_nonce=False,
-                   nonstream_strips_tags=True, stream_nonce_text=_NONCE_TEXT_OLD, origin_check=False,
-                   quota_text=_QUOTA_OLD, quota_notice=False, preamble=False, moderation=False,
-                   relays_midstream_error=False, stream_enabled_key=True, user_ip_key=True,
-                   popup_label_keys=False, google_state_key=False),
-    "2.3.40": _era("2.3.40", nonce_refresh=False, nonstream=True, nonstream_nonce=True,
-                   nonstream_strips_tags=False, stream_nonce_text=_NONCE_TEXT, origin_check=True,
-                   quota_text=_QUOTA_OLD, quota_notice=False, preamble=False, moderation=False,
-                   relays_midstream_error=False, stream_enabled_key=True, user_ip_key=True,
-                   popup_label_keys=False, google_state_key=False),
-    "2.4.0": _era("2.4.0", nonce_refresh=True, nonstream=True, nonstream_nonce=True,
-                  nonstream_strips_tags=False, stream_nonce_text=_NONCE_TEXT, origin_check=True,
-                  quota_text=_QUOTA, quota_notice=False, preamble=True, moderation=False,
-                  relays_midstream_error=False, stream_enabled_key=True, user_ip_key=False,
-                  popup_label_keys=True, google_state_key=False),
-    "2.4.71": _era("2.4.71", nonce_refresh=True, nonstream=False, nonstream_nonce=True,
-                   nonstream_strips_tags=False, stream_nonce_text=_NONCE_TEXT, origin_check=True,
-                   quota_text=_QUOTA, quota_notice=True, preamble=True, moderation=True,
-                   relays_midstream_error=True, stream_enabled_key=False, user_ip_key=False,
-                   popup_label_keys=True, google_state_key=True),
-}
+AIPKIT_ERAS: dict[str, AipkitEra] = {era.version: era for era in (_V2_3_19, _V2_3_40, _V2_4_0, _V2_4_71)}
 
 
 def is_aipkit(era: str) -> bool:

@@ -16,10 +16,11 @@ import json
 import math
 from typing import Any
 
+from . import theme
 from .aipkit_config import CONFIG_2_4_71
 from .aipkit_era import aipkit_era
 from .scenarios import EmulatorConfig
-from .theme import SITE_NAME, PageTemplate, filler_css, filler_posts, split_template
+from .theme import SITE_NAME, PageTemplate, split_template
 from .wordpress import esc_html
 
 __all__ = ["IP_SLOT", "NONCE_SLOT", "bot_ids", "build_aipkit_page", "page_bots", "wp_json_encode_hex"]
@@ -221,47 +222,13 @@ def build_aipkit_page(config: EmulatorConfig, base_url: str, path: str) -> PageT
 <meta name="generator" content="WordPress 6.1.9" />
 <link rel="canonical" href="{base_url}{path}" />
 """
-    body_open = f"""</head>
-
-<body class="home page-template-default page page-id-{post_id} wp-embed-responsive is-light-theme no-js singular">
-<div id="page" class="site">
-	<a class="skip-link screen-reader-text" href="#content">Skip to content</a>
-<header id="masthead" class="site-header has-title-and-tagline">
-<div class="site-branding">
-						<h1 class="site-title">{SITE_NAME}</h1>
-	</div><!-- .site-branding -->
-</header><!-- #masthead -->
-	<div id="content" class="site-content">
-		<div id="primary" class="content-area">
-			<main id="main" class="site-main">
-<article id="post-{post_id}" class="post-{post_id} page type-page status-publish hentry entry">
-	<div class="entry-content">
-"""
     if not boxes:
         boxes = "<p>Welcome! Questions? Our assistant is one click away.</p>\n"
-    close = f"""	</div><!-- .entry-content -->
-	</article><!-- #post-{post_id} -->
-"""
-    footer = f"""			</main><!-- #main -->
-		</div><!-- #primary -->
-	</div><!-- #content -->
-	<footer id="colophon" class="site-footer">
-		<div class="site-info"><div class="site-name">{SITE_NAME}</div>
-			<div class="powered-by">Proudly powered by <a href="https://wordpress.org/">WordPress</a>.</div>
-		</div><!-- .site-info -->
-	</footer><!-- #colophon -->
-</div><!-- #page -->
-{sitewide}<script>document.body.classList.remove("no-js");</script>
+    body = theme.body_open(post_id) + theme.article(post_id, boxes)
+    footer = theme.site_footer() + f"""{sitewide}<script>document.body.classList.remove("no-js");</script>
 <script src='{base_url}/wp-content/themes/twentytwentyone/assets/js/responsive-embeds.js?ver=1.7' id='twenty-twenty-one-responsive-embeds-script-js'></script>
 {scripts}</body>
 </html>
 """
-    fixed = head + body_open + boxes + close + footer
-    budget = max(0, config.page_size - len(fixed.encode("utf-8")))
-    filler_style = posts = ""
-    if budget:
-        filler_style = f"<style id='twenty-twenty-one-custom-inline-css'>\n{filler_css(budget // 2)}</style>\n"
-        rest = max(0, budget - len(filler_style))
-        posts = '<section class="recent-posts">\n' + filler_posts(rest, base_url) + "</section>\n" if rest else ""
-    html = head + filler_style + body_open + boxes + close + posts + footer
+    html = theme.with_filler(head, body, footer, config.page_size, base_url)
     return split_template(html, (NONCE_SLOT, IP_SLOT))

@@ -17,13 +17,10 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from .aipkit_era import AipkitEra
-from .core import Response, words
-
-if TYPE_CHECKING:
-    from .server import Emulator
+from .core import Response, nocache_headers, words
+from .interfaces import Site
 
 __all__ = ["PREAMBLE", "Turn", "error_stream", "headers", "message_id", "record", "turn_stream"]
 
@@ -36,12 +33,7 @@ def headers(era: AipkitEra) -> list[tuple[str, str]]:
     """The stream's headers, in the recorded order (framing goes before Content-Type)."""
     cache = "no-cache, no-store, must-revalidate, max-age=0" + (", no-transform" if era.preamble else "")
     return [
-        ("X-Robots-Tag", "noindex"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-        ("Cache-Control", cache),
-        ("Referrer-Policy", "strict-origin-when-cross-origin"),
-        ("X-Frame-Options", "SAMEORIGIN"),
+        *nocache_headers(cache),
         ("Pragma", "no-cache"),
         ("X-Accel-Buffering", "no"),
         ("Connection", "keep-alive"),
@@ -71,7 +63,7 @@ def message_id(now: float) -> str:
     return f"aipkit-msg-{sec:08x}{usec:05x}{entropy}"
 
 
-def error_stream(emu: Emulator, era: AipkitEra, text: str, extra: dict[str, object] | None = None) -> Response:
+def error_stream(emu: Site, era: AipkitEra, text: str, extra: dict[str, object] | None = None) -> Response:
     """An error before ``message_start``: ``error`` (with its id), then ``done``."""
     data: dict[str, object] = {"error": text, **(extra or {})}
     body = (PREAMBLE if era.preamble else "") + record(data, "error", emu.clock()) + record({"finished": True}, "done")
@@ -90,7 +82,7 @@ class Turn:
         self.openai = openai
 
 
-def turn_stream(emu: Emulator, era: AipkitEra, turn: Turn, variant: str = "normal") -> Response:
+def turn_stream(emu: Site, era: AipkitEra, turn: Turn, variant: str = "normal") -> Response:
     """The events of one turn after validation; ``variant`` ``no_done``/``provider_error`` are faults."""
     latency = emu.config.latency
     msg_id = message_id(emu.clock())

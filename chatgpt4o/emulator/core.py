@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import email.message
+import email.utils
 import json
 import re
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -32,7 +34,9 @@ __all__ = [
     "chunk",
     "client_ip",
     "format_reply",
+    "head",
     "html_page",
+    "nocache_headers",
     "parse_multipart",
     "parse_urlencoded",
     "words",
@@ -42,15 +46,25 @@ __all__ = [
 POST_MAX_SIZE = 8 * 1024 * 1024  # PHP's default post_max_size
 SERVER = "Apache/2.4.71 (Debian)"
 
+_NOCACHE = "no-cache, must-revalidate, max-age=0"  # wp_get_nocache_headers()
+
+
+def nocache_headers(cache_control: str = _NOCACHE) -> list[tuple[str, str]]:
+    """What admin-ajax sends before an action's answer, in the recorded order: ``X-Robots-Tag``,
+    ``nocache_headers()`` (the plugin's streams send their own ``Cache-Control``), nosniff and
+    the frame options."""
+    return [
+        ("X-Robots-Tag", "noindex"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
+        ("Cache-Control", cache_control),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+    ]
+
+
 # admin-ajax's headers for a registered action (nocache + nosniff + frame options), fixture order
-AJAX_HEADERS: tuple[tuple[str, str], ...] = (
-    ("X-Robots-Tag", "noindex"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-    ("Cache-Control", "no-cache, must-revalidate, max-age=0"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "SAMEORIGIN"),
-)
+AJAX_HEADERS: tuple[tuple[str, str], ...] = tuple(nocache_headers())
 JSON = ("Content-Type", "application/json; charset=UTF-8")
 HTML = ("Content-Type", "text/html; charset=UTF-8")
 
@@ -111,6 +125,33 @@ class StatusCounts(dict[int, int]):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def head(resp: Response, length: int | None) -> bytes:
+    """Status line and headers of ``resp``; ``length`` None means chunked.
+
+    The framing headers go right before ``Content-Type``, as Apache orders them.
+    """
+    try:
+        reason = HTTPStatus(resp.status).phrase
+    except ValueError:
+        reason = ""
+    lines = [f"HTTP/1.1 {resp.status} {reason}", "Date: " + email.utils.formatdate(usegmt=True)]
+    if not any(name.lower() == "server" for name, _ in resp.headers):
+        lines.append("Server: " + SERVER)
+    framing = ["Transfer-Encoding: chunked"] if length is None else [f"Content-Length: {length}"]
+    if resp.close:
+        framing.append("Connection: close")
+    placed = False
+    for name, value in resp.headers:
+        if name == "Content-Type" and not placed:
+            lines.extend(framing)
+            placed = True
+        lines.append(f"{name}: {value}")
+    if not placed:
+        lines.extend(framing)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
 
 
 def chunk(data: bytes) -> bytes:
@@ -226,7 +267,7 @@ def zero_400(full_headers: bool = False) -> Response:
     """
     headers = ([*AJAX_HEADERS, HTML] if full_headers else
                [("X-Robots-Tag", "noindex"), ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-                ("Cache-Control", "no-cache, must-revalidate, max-age=0"), HTML])
+                ("Cache-Control", _NOCACHE), HTML])
     return Response(400, headers, b"0", close=True, outcome="error")
 
 

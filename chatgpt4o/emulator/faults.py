@@ -13,7 +13,7 @@ import gzip
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from . import aipkit, aipkit_stream, wpaicg
 from .aipkit_era import aipkit_era, is_aipkit
@@ -25,14 +25,14 @@ from .core import (
     Response,
     cached,
     chunk,
+    head,
     html_page,
     zero_400,
 )
+from .generations import generation
+from .interfaces import Connection
 from .scenarios import FAULTS
 from .wordpress import php_json_encode
-
-if TYPE_CHECKING:
-    from .handler import Handler
 
 __all__ = ["FAULT_TABLE", "FaultFn"]
 
@@ -66,14 +66,14 @@ def _huge_filler() -> bytes:
 class FaultFn(Protocol):
     """``fault(handler, request, normal)``: see the module docstring."""
 
-    def __call__(self, h: Handler, req: Request, normal: Callable[[], Response], /) -> Response | None: ...
+    def __call__(self, h: Connection, req: Request, normal: Callable[[], Response], /) -> Response | None: ...
 
 
 def _cf_ray() -> str:
     return f"{random.getrandbits(64):016x}-FRA"
 
 
-def _fault_challenge(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_challenge(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     ray = _cf_ray()
     html = (
         '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
@@ -103,7 +103,7 @@ def _fault_challenge(h: Handler, req: Request, normal: Callable[[], Response]) -
     return Response(403, headers, html.encode("utf-8"), outcome="error")
 
 
-def _fault_waf_block(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_waf_block(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     ray = _cf_ray()
     body = (
         '<div id="cf-wrapper"><div id="cf-error-details"><h1 data-translate="block_headline">'
@@ -116,52 +116,51 @@ def _fault_waf_block(h: Handler, req: Request, normal: Callable[[], Response]) -
 
 def _status_fault(status: int, title: str, text: str, retry: bool = False,
                   close: bool = False) -> FaultFn:
-    def fault(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+    def fault(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
         extra = [("Retry-After", h.emulator.config.retry_after)] if retry else []
         return html_page(status, title, f"<h1>{title}</h1><p>{text}</p>", extra, close=close)
 
     return fault
 
 
-def _fault_500(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_500(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     body = ('<div class="wp-die-message"><p>There has been a critical error on this website.</p>'
             '<p><a href="https://wordpress.org/documentation/article/faq-troubleshooting/">'
             "Learn more about troubleshooting WordPress.</a></p></div>")
     return html_page(500, "WordPress &rsaquo; Error", body, close=True)
 
 
-def _fault_reset(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_reset(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     h.abort(rst=True)
 
 
-def _fault_slow(h: Handler, req: Request, normal: Callable[[], Response]) -> Response | None:
+def _fault_slow(h: Connection, req: Request, normal: Callable[[], Response]) -> Response | None:
     if h.emulator.wait(h.emulator.config.slow_seconds):
         h.abort()
         return None
     return normal()
 
 
-def _fault_slow_body(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_slow_body(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     resp = normal()
     body = resp.materialize()
     resp.stream, resp.length = None, None
-    head = h.head(resp, len(body))
-    h.write(head)
+    h.write(head(resp, len(body)))
     if not h.emulator.wait(h.emulator.config.slow_seconds):
         h.write(body)
     else:
         h.abort()
 
 
-def _fault_hang(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_hang(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     h.hold(60.0)
     h.abort()
 
 
-def _fault_trickle(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_trickle(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     resp = normal()
     body = resp.materialize()
-    data = h.head(resp, len(body)) + body
+    data = head(resp, len(body)) + body
     for i in range(len(data)):
         h.write(data[i : i + 1])
         if h.emulator.wait(1.0):
@@ -169,14 +168,14 @@ def _fault_trickle(h: Handler, req: Request, normal: Callable[[], Response]) -> 
     h.abort()
 
 
-def _fault_truncated(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_truncated(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     resp = normal()
     body = resp.materialize()
-    h.write(h.head(resp, len(body) + 1000) + body[: max(0, len(body) // 2)])
+    h.write(head(resp, len(body) + 1000) + body[: max(0, len(body) // 2)])
     h.abort()
 
 
-def _fault_non_json(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_non_json(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     body = ('<!doctype html>\n<html lang="en-US"><head><meta charset="UTF-8" /><title>Oops! '
             "&#8211; AI Chat</title></head><body class=\"error\"><div class=\"site\">"
             "<h1>Something went wrong.</h1><p>The theme could not render this request.</p>"
@@ -184,14 +183,14 @@ def _fault_non_json(h: Handler, req: Request, normal: Callable[[], Response]) ->
     return Response(200, [*AJAX_HEADERS, HTML], body.encode("utf-8"), outcome="error")
 
 
-def _fault_php_notice(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_php_notice(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     resp = normal()
     body = _PHP_NOTICE.encode("utf-8") + resp.materialize()
     return Response(resp.status, resp.headers, body, close=resp.close, outcome=resp.outcome)
 
 
 def _json_fault(body: Callable[[], bytes], headers: Iterable[tuple[str, str]] = ()) -> FaultFn:
-    def fault(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+    def fault(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
         return Response(200, [*AJAX_HEADERS, *headers, JSON], body(), outcome="error")
 
     return fault
@@ -215,9 +214,9 @@ def _fault_invalid_utf8() -> bytes:
     return text
 
 
-def _fault_endless_chunked(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_endless_chunked(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     resp = Response(200, [*AJAX_HEADERS, JSON], stream=iter(()), chunked=True)
-    h.write(h.head(resp, None) + chunk(b'{"status":"success","msg":"Something went wrong","data":"'))
+    h.write(head(resp, None) + chunk(b'{"status":"success","msg":"Something went wrong","data":"'))
     block = chunk(b"x" * 16384)
     while not h.emulator.wait(0.005):
         if not h.write(block):
@@ -225,17 +224,17 @@ def _fault_endless_chunked(h: Handler, req: Request, normal: Callable[[], Respon
     h.abort()
 
 
-def _aipkit_stream(h: Handler, req: Request) -> bool:
+def _aipkit_stream(h: Connection, req: Request) -> bool:
     return is_aipkit(h.emulator.config.era) and req.request.get("action") == "aipkit_frontend_chat_stream"
 
 
-def _fault_sse_endless(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_sse_endless(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     if _aipkit_stream(h, req):
         era = aipkit_era(h.emulator.config.era)
         resp = Response(200, aipkit_stream.headers(era), stream=iter(()), chunked=True)
         start = (aipkit_stream.PREAMBLE if era.preamble else "") + aipkit_stream.record(
             {"message_id": aipkit_stream.message_id(h.emulator.clock())}, "message_start")
-        h.write(h.head(resp, None) + chunk(start.encode()))
+        h.write(head(resp, None) + chunk(start.encode()))
         while not h.emulator.wait(0.05):
             if not h.write(chunk(b'data: {"delta":""}\n\n')):
                 break
@@ -245,7 +244,7 @@ def _fault_sse_endless(h: Handler, req: Request, normal: Callable[[], Response])
     first = ('data: {"id":"chatcmpl-endless","object":"chat.completion.chunk","created":0,'
              '"model":"gpt-3.5-turbo","choices":[{"index":0,"delta":{"role":"assistant","content":""},'
              '"logprobs":null,"finish_reason":null}]}\n\n')
-    h.write(h.head(resp, None) + chunk(first.encode()))
+    h.write(head(resp, None) + chunk(first.encode()))
     n = 0
     while not h.emulator.wait(0.05):
         n += 1
@@ -259,7 +258,7 @@ def _fault_sse_endless(h: Handler, req: Request, normal: Callable[[], Response])
 
 
 def _stream_variant(variant: str) -> FaultFn:
-    def fault(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+    def fault(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
         if _aipkit_stream(h, req):
             return aipkit.stream(h, req, variant)
         resp = normal()
@@ -278,7 +277,7 @@ def _without_end(events: Iterable[bytes]) -> Iterator[bytes]:
         yield event
 
 
-def _fault_sse_trickle(h: Handler, req: Request, normal: Callable[[], Response]) -> None:
+def _fault_sse_trickle(h: Connection, req: Request, normal: Callable[[], Response]) -> None:
     resp = normal()
     pieces: list[bytes] = []
     for part in ([resp.body] if resp.stream is None else resp.stream):
@@ -286,13 +285,13 @@ def _fault_sse_trickle(h: Handler, req: Request, normal: Callable[[], Response])
         pieces.extend(part[i : i + 1024] for i in range(0, len(part), 1024))
     delay = h.emulator.config.slow_seconds
     if resp.stream is None:
-        h.write(h.head(resp, len(resp.body)))
+        h.write(head(resp, len(resp.body)))
         for piece in pieces:
             if h.emulator.wait(delay) or not h.write(piece):
                 h.abort()
                 return
         return
-    h.write(h.head(resp, None))
+    h.write(head(resp, None))
     for piece in pieces:
         if h.emulator.wait(delay) or not h.write(chunk(piece)):
             h.abort()
@@ -301,7 +300,7 @@ def _fault_sse_trickle(h: Handler, req: Request, normal: Callable[[], Response])
 
 
 def _fault_redirect(other_host: bool) -> FaultFn:
-    def fault(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+    def fault(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
         base = h.emulator.base_url
         if other_host:
             base = base.replace("127.0.0.1", "127.0.0.2", 1)
@@ -311,7 +310,7 @@ def _fault_redirect(other_host: bool) -> FaultFn:
     return fault
 
 
-def _fault_huge_page(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_huge_page(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     resp = normal()
     body = resp.materialize()
     filler = cached("huge_page", _huge_filler)
@@ -322,12 +321,12 @@ def _fault_huge_page(h: Handler, req: Request, normal: Callable[[], Response]) -
                     length=sum(len(p) for p in parts), outcome=resp.outcome)
 
 
-def _fault_stale_nonce(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_stale_nonce(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     h.emulator.count("stale_nonce")
-    return h.nonce_failure(req)
+    return generation(h.emulator.config.era).nonce_failure(h, req)
 
 
-def _fault_endpoint_gone(h: Handler, req: Request, normal: Callable[[], Response]) -> Response:
+def _fault_endpoint_gone(h: Connection, req: Request, normal: Callable[[], Response]) -> Response:
     return zero_400()
 
 

@@ -1,18 +1,18 @@
-"""The plugin generations: which module serves an era, and what such a module provides."""
+"""The plugin generations: which module serves an era, what such a module provides, and
+admin-ajax's dispatch to the action handlers the era registered."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from . import aipkit, wpaicg
 from .aipkit_era import is_aipkit
-from .core import Request, Response
+from .core import Request, Response, zero_400
+from .interfaces import ActionFn, Connection
+from .scenarios import endpoint_removed
 
-if TYPE_CHECKING:
-    from .handler import ActionFn, Handler
-
-__all__ = ["Generation", "generation"]
+__all__ = ["Generation", "ajax", "generation"]
 
 
 class Generation(Protocol):
@@ -22,10 +22,10 @@ class Generation(Protocol):
     def ACTIONS(self) -> Mapping[str, ActionFn]:
         """admin-ajax action name -> handler."""
 
-    def nonce_failure(self, h: Handler, req: Request, /) -> Response:
+    def nonce_failure(self, h: Connection, req: Request, /) -> Response:
         """The answer to a stale nonce on ``req``."""
 
-    def page(self, h: Handler, req: Request, /) -> Response:
+    def page(self, h: Connection, req: Request, /) -> Response:
         """The chat page."""
 
     @property
@@ -40,3 +40,15 @@ class Generation(Protocol):
 def generation(era: str) -> Generation:
     """The module of the plugin generation serving ``era``."""
     return aipkit if is_aipkit(era) else wpaicg
+
+
+def ajax(h: Connection, req: Request) -> Response:
+    """admin-ajax: the handler the era registered for ``action``, else ``0``/400."""
+    action = req.request.get("action", "")
+    era = h.emulator.config.era
+    gen = generation(era)
+    handler = gen.ACTIONS.get(action) if gen is aipkit or not endpoint_removed(era) else None
+    if handler is None or req.method not in ("GET", "POST"):
+        # an action nobody registered gets admin-ajax's full headers; a missing one fewer
+        return zero_400(full_headers=bool(action) and gen is aipkit)
+    return handler(h, req)

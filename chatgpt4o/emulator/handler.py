@@ -1,21 +1,24 @@
-"""The HTTP server: connections, TLS, request parsing, routing and admin-ajax dispatch.
+"""The HTTP server: connections, TLS, request parsing and routing.
 
 Request flow (``Handler.dispatch``)::
 
     /__emulator__/*  -> control endpoints (stats, rotate, config); not counted as site traffic
     page paths       -> [page fault?] -> the generation's chat page (nonces joined into a template)
-    ajax_path        -> [ajax/step fault?] -> admin-ajax: the generation's handler for ``action``,
-                        or ``0`` with HTTP 400 when nobody registered it
+    ajax_path        -> [ajax/step fault?] -> admin-ajax (:func:`.generations.ajax`): the
+                        generation's handler for ``action``, or ``0``/400 when nobody registered it
     anything else    -> WordPress' 404 page
 
 Every answer is built as one ``bytes`` (status line, headers, body) and written with one
 ``sendall``; streamed answers (SSE, faults) write one HTTP chunk per event.
+
+The handler sits above the generations and the faults: they see it only as a
+:class:`~.interfaces.Connection`, and the emulator only as a :class:`~.interfaces.Site`
+(extended here as :class:`Host`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import http.server
 import logging
 import select
@@ -26,37 +29,45 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from . import aipkit, botcheck, theme
+from . import botcheck, theme
 from .core import (
     HTML,
     POST_MAX_SIZE,
-    SERVER,
     Request,
     Response,
     chunk,
     client_ip,
+    head,
     parse_multipart,
     parse_urlencoded,
     zero_400,
 )
 from .faults import FAULT_TABLE
-from .generations import generation
-from .scenarios import endpoint_removed
+from .generations import ajax, generation
+from .interfaces import Site
 
-if TYPE_CHECKING:
-    from .server import Emulator
-
-__all__ = ["ActionFn", "Handler", "Server"]
+__all__ = ["Handler", "Host", "Server"]
 
 logger = logging.getLogger("chatgpt4o.emulator")
 
 _DISCARD_LIMIT = 64 * 1024 * 1024  # larger bodies are not read at all: answer and close
 
-#: An admin-ajax action handler: ``(handler, request) -> Response``.
-ActionFn = Callable[["Handler", Request], Response]
+
+class Host(Site, Protocol):
+    """What the server and its handler use of the emulator besides :class:`~.interfaces.Site`."""
+
+    stopping: threading.Event
+
+    def count_status(self, status: int, outcome: str) -> None: ...
+
+    def draw_fault(self, targets: tuple[str, ...]) -> str | None: ...
+
+    def log_request(self, req: Request, status: int) -> None: ...
+
+    def control(self, req: Request) -> Response: ...
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -65,7 +76,7 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, emulator: Emulator, address: tuple[str, int],
+    def __init__(self, emulator: Host, address: tuple[str, int],
                  ssl_context: ssl.SSLContext | None) -> None:
         self.emulator = emulator
         self.ssl_context = ssl_context
@@ -120,7 +131,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # ---- connection plumbing
 
     @property
-    def emulator(self) -> Emulator:
+    def emulator(self) -> Host:
         return self.server.emulator
 
     def setup(self) -> None:
@@ -200,43 +211,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif readable:
                 self.emulator.wait(0.1)
 
-    def head(self, resp: Response, length: int | None) -> bytes:
-        """Status line and headers; ``length`` None means chunked."""
-        reason = self.responses.get(resp.status, ("",))[0]
-        lines = [f"HTTP/1.1 {resp.status} {reason}", "Date: " + email.utils.formatdate(usegmt=True)]
-        if not any(name.lower() == "server" for name, _ in resp.headers):
-            lines.append("Server: " + SERVER)
-        framing = ["Transfer-Encoding: chunked"] if length is None else [f"Content-Length: {length}"]
-        if resp.close:
-            framing.append("Connection: close")
-        placed = False
-        for name, value in resp.headers:
-            if name == "Content-Type" and not placed:
-                lines.extend(framing)
-                placed = True
-            lines.append(f"{name}: {value}")
-        if not placed:
-            lines.extend(framing)
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-
     def send(self, resp: Response, head_only: bool = False, counted: bool = True) -> None:
         if resp.close:
             self.close_connection = True
         if counted:
             self.emulator.count_status(resp.status, resp.outcome)
         if resp.stream is None:
-            head = self.head(resp, len(resp.body))
-            self.write(head if head_only else head + resp.body)
+            start = head(resp, len(resp.body))
+            self.write(start if head_only else start + resp.body)
             return
         if not resp.chunked:
             length = resp.length if resp.length is not None else 0
-            if not self.write(self.head(resp, length)) or head_only:
+            if not self.write(head(resp, length)) or head_only:
                 return
             for part in resp.stream:
                 if not self.write(part):
                     return
             return
-        pending = self.head(resp, None) + (chunk(resp.body) if resp.body else b"")
+        pending = head(resp, None) + (chunk(resp.body) if resp.body else b"")
         if head_only:
             self.write(pending)
             return
@@ -353,7 +345,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     emu.count(gen.COUNTERS[action])
                 step = gen.STEPS.get(action)
                 targets = ("ajax", step) if step else ("ajax",)
-                resp = self._with_faults(targets, req, lambda: self.ajax(req))
+                resp = self._with_faults(targets, req, lambda: ajax(self, req))
                 emu.log_request(req, resp.status if resp is not None else 0)
             elif req.path in (cfg.page_path, cfg.bot_path) and req.method in ("GET", "HEAD"):
                 emu.count("page_fetches")
@@ -384,22 +376,3 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if resp is None:
             self.emulator.count_status(0, "error")
         return resp
-
-    # ---- the site
-
-    # ---- the plugin generation
-
-    def ajax(self, req: Request) -> Response:
-        """admin-ajax: the handler the era registered for ``action``, else ``0``/400."""
-        action = req.request.get("action", "")
-        era = self.emulator.config.era
-        gen = generation(era)
-        handler = gen.ACTIONS.get(action) if gen is aipkit or not endpoint_removed(era) else None
-        if handler is None or req.method not in ("GET", "POST"):
-            # an action nobody registered gets admin-ajax's full headers; a missing one fewer
-            return zero_400(full_headers=bool(action) and gen is aipkit)
-        return handler(self, req)
-
-    def nonce_failure(self, req: Request) -> Response:
-        """The era's answer to a stale nonce on this request (used by the ``stale_nonce`` fault)."""
-        return generation(self.emulator.config.era).nonce_failure(self, req)

@@ -54,17 +54,13 @@ def _factory(default_era: str) -> Iterator[Callable[..., Emulator]]:
         emulator.stop()
 
 
+# The factories first, then the single emulators: each is its factory called once.
+
+
 @pytest.fixture
 def wpaicg_emulator_factory() -> Iterator[Callable[..., Emulator]]:
     """A factory ``make(**overrides)`` of started 1.x emulators (era 1.8.96 unless given)."""
     yield from _factory(LEGACY_ERA)
-
-
-@pytest.fixture
-def wpaicg_emulator() -> Iterator[Emulator]:
-    """A running 1.x emulator with the default scenario (era 1.8.96, JSON answers)."""
-    with Emulator(era=LEGACY_ERA) as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -74,7 +70,12 @@ def aipkit_emulator_factory() -> Iterator[Callable[..., Emulator]]:
 
 
 @pytest.fixture
-def aipkit_emulator() -> Iterator[Emulator]:
+def wpaicg_emulator(wpaicg_emulator_factory: Callable[..., Emulator]) -> Emulator:
+    """A running 1.x emulator with the default scenario (era 1.8.96, JSON answers)."""
+    return wpaicg_emulator_factory()
+
+
+@pytest.fixture
+def aipkit_emulator(aipkit_emulator_factory: Callable[..., Emulator]) -> Emulator:
     """A running AIPKit emulator with the default scenario (era 2.4.71, one inline bot)."""
-    with Emulator(era=DEFAULT_ERA) as emulator:
-        yield emulator
+    return aipkit_emulator_factory()

@@ -2,7 +2,7 @@
 
 A scenario is a plain dataclass so that it can be copied, compared, sent as JSON to a running
 emulator (``POST /__emulator__/config``) and changed atomically with ``Emulator.configure``.
-Fault *behaviour* lives in ``server.py`` (it needs the socket); the names, their documentation
+Fault *behaviour* lives in ``faults.py`` (it needs the socket); the names, their documentation
 and the decision "does this request get a fault?" live here.
 """
 
@@ -15,20 +15,8 @@ from typing import Any
 
 from .aipkit_era import AIPKIT_ERAS, is_aipkit
 
-__all__ = [
-    "DEFAULT_ERA",
-    "ERAS",
-    "FAULTS",
-    "FAULT_TARGETS",
-    "LEGACY_ERA",
-    "EmulatorConfig",
-    "asset_version",
-    "endpoint_removed",
-    "nonce_failure_is_json",
-    "pick_fault",
-    "reads_request",
-    "sanitizes_message",
-]
+__all__ = ["DEFAULT_ERA", "ERAS", "FAULTS", "FAULT_TARGETS", "LEGACY_ERA", "EmulatorConfig", "asset_version",
+           "endpoint_removed", "nonce_failure_is_json", "pick_fault", "reads_request", "sanitizes_message"]
 
 #: Plugin eras the emulator reproduces (protocol.md §0).
 #:

@@ -1,8 +1,10 @@
 """The public face of the emulator: :class:`Emulator` (lifecycle, scenario, nonces, counters).
 
-The WordPress core lives in :mod:`.handler` (HTTP, routing, admin-ajax dispatch), :mod:`.core`
-(requests and answers), :mod:`.faults` and :mod:`.wordpress` (nonces, sanitizing, escaping);
-each plugin generation has its own module (:mod:`.wpaicg` for 1.x).
+The WordPress core lives in :mod:`.handler` (HTTP, routing), :mod:`.generations` (which
+generation serves an era, admin-ajax dispatch), :mod:`.core` (requests and answers),
+:mod:`.faults` and :mod:`.wordpress` (nonces, sanitizing, escaping); each plugin generation has
+its own module (:mod:`.wpaicg` for 1.x, :mod:`.aipkit` for 2.x). Those see this class only as
+the :class:`~.interfaces.Site` protocol.
 """
 
 from __future__ import annotations

@@ -12,11 +12,21 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import theme
-from .core import AJAX_HEADERS, HTML, JSON, Request, Response, format_reply, words
+from .core import (
+    AJAX_HEADERS,
+    HTML,
+    JSON,
+    Request,
+    Response,
+    format_reply,
+    nocache_headers,
+    words,
+)
+from .interfaces import ActionFn, Connection
 from .scenarios import (
     EmulatorConfig,
     nonce_failure_is_json,
@@ -33,9 +43,6 @@ from .wordpress import (
     wp_unslash,
 )
 
-if TYPE_CHECKING:
-    from .handler import ActionFn, Handler
-
 __all__ = ["ACTIONS", "COUNTERS", "GREETING", "SSE_HEADERS", "STEPS", "chat", "nonce_failure", "page"]
 
 GREETING = (
@@ -50,18 +57,13 @@ _MSG_WORDS = "Your message contains prohibited words. Please modify your message
 _MSG_TOKENS = "You have reached your token limit."
 
 SSE_HEADERS: tuple[tuple[str, str], ...] = (
-    ("X-Robots-Tag", "noindex"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Expires", "Wed, 11 Jan 1984 05:00:00 GMT"),
-    ("Cache-Control", "no-cache"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "SAMEORIGIN"),
+    *nocache_headers("no-cache"),
     ("X-Accel-Buffering", "no"),
     ("Content-Type", "text/event-stream;charset=UTF-8"),
 )
 
 
-def page(h: Handler, req: Request) -> Response:
+def page(h: Connection, req: Request) -> Response:
     """The chat page with the legacy shortcode box."""
     emu = h.emulator
     body = emu.render_page()
@@ -75,7 +77,7 @@ def page(h: Handler, req: Request) -> Response:
     return Response(200, headers, body)
 
 
-def nonce_failure(h: Handler, req: Request) -> Response:
+def nonce_failure(h: Connection, req: Request) -> Response:
     """A failed ``check_admin_referer``: 200 JSON up to 1.8.90, then 403 HTML."""
     cfg = h.emulator.config
     if nonce_failure_is_json(cfg.era):
@@ -88,7 +90,7 @@ def nonce_failure(h: Handler, req: Request) -> Response:
     return Response(403, [*AJAX_HEADERS, HTML], text.encode("utf-8"), outcome="error")
 
 
-def _same_site_referer(h: Handler, req: Request) -> str:
+def _same_site_referer(h: Connection, req: Request) -> str:
     """``wp_get_referer()``: a Referer on the site's own host that is not this very URL."""
     referer = req.headers.get("referer", "")
     if not referer:
@@ -104,7 +106,7 @@ def _same_site_referer(h: Handler, req: Request) -> str:
     return referer
 
 
-def chat(h: Handler, req: Request) -> Response:
+def chat(h: Connection, req: Request) -> Response:
     """The ``wpaicg_chat_shortcode_message`` action: nonce check, then the plugin's handler."""
     emu = h.emulator
     cfg = emu.config
@@ -118,7 +120,7 @@ def chat(h: Handler, req: Request) -> Response:
     return resp
 
 
-def _chat(h: Handler, req: Request, cfg: EmulatorConfig) -> Response:
+def _chat(h: Connection, req: Request, cfg: EmulatorConfig) -> Response:
     """``WPAICG_Chat::wpaicg_chatbox_message()`` after the nonce check, in source order."""
     fields = req.request if reads_request(cfg.era) else req.post
 
@@ -204,7 +206,7 @@ def _chat(h: Handler, req: Request, cfg: EmulatorConfig) -> Response:
     events.append("data: [DONE]\n\n")
     return _sse(h, cfg, events, outcome="error" if flags else "ok")
 
-def _sse(h: Handler, cfg: EmulatorConfig, events: list[str], outcome: str) -> Response:
+def _sse(h: Connection, cfg: EmulatorConfig, events: list[str], outcome: str) -> Response:
     emu = h.emulator
     pause = cfg.latency / max(1, len(events))
 

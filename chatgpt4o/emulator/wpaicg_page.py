@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 
+from . import theme
 from .scenarios import EmulatorConfig, asset_version
-from .theme import SITE_NAME, PageTemplate, filler_css, filler_posts, split_template
+from .theme import SITE_NAME, PageTemplate, split_template
 from .wordpress import esc_html, php_json_encode
 
 __all__ = ["IMG_NONCE_SLOT", "NONCE_SLOT", "build_page_template"]
@@ -32,79 +33,76 @@ def _other_nonce(config: EmulatorConfig, action: str) -> str:
     return hashlib.md5(f"{config.nonce_secret}|{action}".encode()).hexdigest()[-12:-2]
 
 
-def _attrs(pairs: list[tuple[str, str, bool]]) -> str:
-    # the plugin prints some attributes as `data-x = "v"`: keep that, clients must cope
-    lines = []
-    for name, value, spaced in pairs:
-        sep = " = " if spaced else "="
-        lines.append(f'     {name}{sep}"{value}"')
-    return "\n".join(lines)
+# The box's attributes as the plugin prints them, some as `data-x = "v"`: keep that, clients must cope.
+_CHAT_ATTRIBUTES = """\
+     data-user-bg-color="#ccf5e1"
+     data-color="#495057"
+     data-fontsize="14"
+     data-use-avatar="0"
+     data-user-avatar="https://secure.gravatar.com/avatar/?s=40&amp;d=mm&amp;r=g"
+     data-you="You"
+     data-ai-avatar="{plugin}/admin/images/chatbot.png"
+     data-ai-name="AI"
+     data-ai-bg-color="#d1e8ff"
+     data-nonce="{nonce}"
+     data-post-id="{post_id}"
+     data-url="{data_url}"
+     data-bot-id="{bot_id}"
+     data-width="100%"
+     data-height="50%"
+     data-footer="false"
+     data-has-bar="false"
+     data-speech=""
+     data-voice=""
+     data-elevenlabs-model=""
+     data-voice-error=""
+     data-typewriter-effect = ""
+     data-typewriter-speed="1"
+     data-text_height="60"
+     data-text_rounded="8"
+     data-chat_rounded="8"
+     data-voice_service=""
+     data-voice_language="en-US"
+     data-voice_name="en-US-Studio-M"
+     data-voice_device=""
+     data-voice_speed="1"
+     data-voice_pitch="0"
+     data-openai_model="tts-1"
+     data-openai_voice="alloy"
+     data-openai_output_format="mp3"
+     data-openai_voice_speed="1.0"
+     data-openai_stream_nav="{stream}"
+     data-autoload_chat_conversations="0"
+     data-copy_btn=""
+     data-feedback_btn = ""
+     data-feedback_title = "Feedback"
+     data-feedback_message = "Please provide details: (optional)"
+     data-feedback_success = "Thank you for your feedback!"
+     data-user-voice-control = ""
+     data-voice-muted-by-default=""
+     data-memory-limit = "{memory_limit}"
+     data-lead-collection = "0"
+     data-lead-title = "Let us know how to contact you"
+     data-lead-name = "Name"
+     data-enable-lead-name = "1"
+     data-lead-email = "Email"
+     data-enable-lead-email = "1"
+     data-lead-phone = "Phone"
+     data-enable-lead-phone = "1"
+     data-bg_text_field = "#ffffff"
+     data-bg_text_field_font_color = "#495057"
+     data-bg_text_field_border_color = "#ced4da"
+     data-assistant-enabled="false"
+     data-type="{box_type}"
+"""
 
 
 def _chat_attributes(config: EmulatorConfig, data_url: str, box_type: str) -> str:
-    stream = "1" if config.stream else "0"
-    pairs: list[tuple[str, str, bool]] = [
-        ("data-user-bg-color", "#ccf5e1", False),
-        ("data-color", "#495057", False),
-        ("data-fontsize", "14", False),
-        ("data-use-avatar", "0", False),
-        ("data-user-avatar", "https://secure.gravatar.com/avatar/?s=40&amp;d=mm&amp;r=g", False),
-        ("data-you", "You", False),
-        ("data-ai-avatar", esc_html(f"{_PLUGIN}/admin/images/chatbot.png"), False),
-        ("data-ai-name", "AI", False),
-        ("data-ai-bg-color", "#d1e8ff", False),
-        ("data-nonce", NONCE_SLOT, False),
-        ("data-post-id", str(config.post_id), False),
-        ("data-url", esc_html(data_url), False),
-        ("data-bot-id", str(config.bot_id), False),
-        ("data-width", "100%", False),
-        ("data-height", "50%", False),
-        ("data-footer", "false", False),
-        ("data-has-bar", "false", False),
-        ("data-speech", "", False),
-        ("data-voice", "", False),
-        ("data-elevenlabs-model", "", False),
-        ("data-voice-error", "", False),
-        ("data-typewriter-effect", "", True),
-        ("data-typewriter-speed", "1", False),
-        ("data-text_height", "60", False),
-        ("data-text_rounded", "8", False),
-        ("data-chat_rounded", "8", False),
-        ("data-voice_service", "", False),
-        ("data-voice_language", "en-US", False),
-        ("data-voice_name", "en-US-Studio-M", False),
-        ("data-voice_device", "", False),
-        ("data-voice_speed", "1", False),
-        ("data-voice_pitch", "0", False),
-        ("data-openai_model", "tts-1", False),
-        ("data-openai_voice", "alloy", False),
-        ("data-openai_output_format", "mp3", False),
-        ("data-openai_voice_speed", "1.0", False),
-        ("data-openai_stream_nav", stream, False),
-        ("data-autoload_chat_conversations", "0", False),
-        ("data-copy_btn", "", False),
-        ("data-feedback_btn", "", True),
-        ("data-feedback_title", "Feedback", True),
-        ("data-feedback_message", "Please provide details: (optional)", True),
-        ("data-feedback_success", "Thank you for your feedback!", True),
-        ("data-user-voice-control", "", True),
-        ("data-voice-muted-by-default", "", False),
-        ("data-memory-limit", str(config.memory_limit), True),
-        ("data-lead-collection", "0", True),
-        ("data-lead-title", "Let us know how to contact you", True),
-        ("data-lead-name", "Name", True),
-        ("data-enable-lead-name", "1", True),
-        ("data-lead-email", "Email", True),
-        ("data-enable-lead-email", "1", True),
-        ("data-lead-phone", "Phone", True),
-        ("data-enable-lead-phone", "1", True),
-        ("data-bg_text_field", "#ffffff", True),
-        ("data-bg_text_field_font_color", "#495057", True),
-        ("data-bg_text_field_border_color", "#ced4da", True),
-        ("data-assistant-enabled", "false", False),
-        ("data-type", box_type, False),
-    ]
-    return _attrs(pairs)
+    return _CHAT_ATTRIBUTES.format(
+        plugin=_PLUGIN, nonce=NONCE_SLOT, post_id=config.post_id, data_url=esc_html(data_url),
+        bot_id=config.bot_id, stream="1" if config.stream else "0", memory_limit=config.memory_limit,
+        box_type=box_type,
+    ).rstrip("\n")
 
 
 _HEAD_CSS = """                    <style>
@@ -268,26 +266,9 @@ def build_page_template(config: EmulatorConfig, base_url: str) -> PageTemplate:
 <link rel="canonical" href="{page_url}" />
 <link rel='shortlink' href='{base_url}/?p={config.post_id}' />
 """
-    body_open = f"""</head>
-
-<body class="home page-template-default page page-id-{config.post_id} wp-embed-responsive is-light-theme no-js singular">
-<div id="page" class="site">
-	<a class="skip-link screen-reader-text" href="#content">Skip to content</a>
-<header id="masthead" class="site-header has-title-and-tagline">
-<div class="site-branding">
-						<h1 class="site-title">{SITE_NAME}</h1>
-	</div><!-- .site-branding -->
-</header><!-- #masthead -->
-	<div id="content" class="site-content">
-		<div id="primary" class="content-area">
-			<main id="main" class="site-main">
-"""
     extras = ""
     if config.extra_chatboxes:
         extras = _other_plugins(config, base_url) + (_widget(config, home) if config.chatbox else "")
-    article_open = f"""<article id="post-{config.post_id}" class="post-{config.post_id} page type-page status-publish hentry entry">
-	<div class="entry-content">
-"""
     if config.chatbox:
         box = (
             _BOX_CSS
@@ -300,19 +281,8 @@ def build_page_template(config: EmulatorConfig, base_url: str) -> PageTemplate:
         )
     else:
         box = "<p>Welcome! The chat is temporarily unavailable.</p>\n"
-    article_close = f"""	</div><!-- .entry-content -->
-	</article><!-- #post-{config.post_id} -->
-"""
-    footer = f"""			</main><!-- #main -->
-		</div><!-- #primary -->
-	</div><!-- #content -->
-	<footer id="colophon" class="site-footer">
-		<div class="site-info"><div class="site-name">{SITE_NAME}</div>
-			<div class="powered-by">Proudly powered by <a href="https://wordpress.org/">WordPress</a>.</div>
-		</div><!-- .site-info -->
-	</footer><!-- #colophon -->
-</div><!-- #page -->
-	<script src='{plugin}/public/js/wpaicg-form-shortcode.js' id='wpaicg-gpt-form-js'></script>
+    body = theme.body_open(config.post_id) + extras + theme.article(config.post_id, box)
+    footer = theme.site_footer() + f"""	<script src='{plugin}/public/js/wpaicg-form-shortcode.js' id='wpaicg-gpt-form-js'></script>
 <script id='wpaicg-init-js-extra'>
 var wpaicgParams = {params_js};
 </script>
@@ -323,17 +293,7 @@ var wpaicgParams = {params_js};
 </body>
 </html>
 """
-    fixed = head + body_open + extras + article_open + box + article_close + footer
-    budget = max(0, config.page_size - len(fixed.encode("utf-8")))
-    css = ""
-    posts = ""
-    if budget:
-        css_budget = budget // 2
-        css = f"<style id='twenty-twenty-one-custom-inline-css'>\n{filler_css(css_budget)}</style>\n"
-        posts_budget = max(0, budget - len(css))
-        if posts_budget:
-            posts = '<section class="recent-posts">\n' + filler_posts(posts_budget, base_url) + "</section>\n"
-    html = head + css + body_open + extras + article_open + box + article_close + posts + footer
+    html = theme.with_filler(head, body, footer, config.page_size, base_url)
     return split_template(html, (NONCE_SLOT, IMG_NONCE_SLOT))
 
 
