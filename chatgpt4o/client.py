@@ -4,34 +4,33 @@ A short orchestration. :mod:`.protocols` says what to send and how to read
 the answer (pure functions, one module per plugin generation), :mod:`._http`
 sends it (sessions, capped reads, redirects, errors), :mod:`._retry` decides
 what to try again and :mod:`._transport` bounds every ask by one deadline.
-:mod:`._batch` and :mod:`._pool` carry ``ask_many`` and the asyncio methods.
+:mod:`._site_cache` keeps the site description (one page read, one nonce
+refresh for all threads), :mod:`._streaming` reads answers whole or in pieces
+and carries the asyncio methods, :mod:`._batch` carries ``ask_many``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from http.cookiejar import CookieJar
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from . import _config, protocols
 from ._batch import Batching
-from ._http import CookiesArg, Transport, same_site
+from ._http import CookiesArg, Transport
 from ._pool import WorkerPool
 from ._results import BotInfo, ChatSession, SiteInfo
 from ._retry import call_with_retries
+from ._site_cache import SiteCache
 from ._streaming import AsyncTextStream, Streaming, TextStream
 from ._transport import Deadline
 from .exceptions import (
-    APITimeoutError,
     Chatgpt4oError,
-    EndpointGoneError,
     MessageTypeError,
     NonceExpiredError,
 )
@@ -50,7 +49,7 @@ log = logging.getLogger("chatgpt4o")
 T = TypeVar("T")
 
 
-class Client(Streaming, Batching):
+class Client(Streaming, SiteCache, Batching):
     """A client for one chat site of the AI Power / AI Puffer plugin (1.x legacy chat or 2.x AIPKit).
 
     Example::
@@ -244,63 +243,6 @@ class Client(Streaming, Batching):
         # Closing only drops pooled sockets and stops idle workers: nothing to wait for.
         self.close()
 
-    # -- the site description, cached: one page read for all threads --------
-
-    def _tokens_for(self, deadline: Deadline) -> Site:
-        tokens = self._tokens
-        if tokens is not None and time.monotonic() - self._tokens_at < _config.TOKEN_MAX_AGE:
-            return tokens
-        # Single flight: one thread reads the page, the others wait for it.
-        if not self._tokens_lock.acquire(timeout=max(0.0, deadline.remaining())):
-            raise APITimeoutError(f"no chat page within the {self._settings.timeout:g} s timeout")
-        try:
-            tokens = self._tokens
-            if tokens is None or time.monotonic() - self._tokens_at >= _config.TOKEN_MAX_AGE:
-                tokens = self._fetch_tokens(deadline)
-                self._remember_secret(tokens.nonce)
-                self._tokens, self._tokens_at = tokens, time.monotonic()
-            return tokens
-        finally:
-            self._tokens_lock.release()
-
-    def _refresh_tokens(self, stale: Site, session: requests.Session, deadline: Deadline) -> None:
-        # Only the first caller holding the stale site refreshes it; callers
-        # that hit the same stale nonce later find a fresh one already there.
-        generation = protocols.for_name(stale.protocol)
-        request = generation.refresh(stale)
-        with self._tokens_lock:
-            if self._tokens is not stale:
-                return
-            if request is not None:
-                try:
-                    answer = self._http.fetch(session, request, deadline, generation.check_status)
-                    fresh = generation.refreshed(stale, answer, self._redact)
-                except EndpointGoneError:
-                    log.debug("the site has no nonce refresh action; reading the page again")
-                else:
-                    self._remember_secret(fresh.nonce)
-                    self._tokens, self._tokens_at = fresh, time.monotonic()
-                    return
-            self._tokens = None  # the next attempt reads the page again
-            self._refetch_url = generation.refetch_url(stale)
-
-    def _fetch_tokens(self, deadline: Deadline) -> Site:
-        started = time.monotonic()
-        generation = protocols.for_name("wpaicg" if self._protocol == "auto" else self._protocol)
-        url, html, size = self._http.get_page(deadline, generation.check_status, self._refetch_url)
-        self._refetch_url = None
-        tokens = protocols.choose(self._protocol, html).read_page(html, url)
-        if not same_site(tokens.ajax_url, url) or urlsplit(tokens.ajax_url).scheme not in ("http", "https"):
-            # Never post the nonce and cookies to a host the user did not name.
-            fallback = urljoin(url, "/wp-admin/admin-ajax.php")
-            log.debug("page names an AJAX URL on another host; using %s", fallback)
-            tokens = dataclasses.replace(tokens, ajax_url=fallback)
-        log.debug(
-            "read chat page %s in %.0f ms (%d bytes, %s plugin %s)",
-            url, (time.monotonic() - started) * 1000, size, tokens.protocol, tokens.plugin_version,
-        )
-        return tokens
-
     # -- the exchange -----------------------------------------------------
 
     def _exchange(
@@ -382,31 +324,6 @@ class Client(Streaming, Batching):
             prompt, history=(), client_id=self._client_id, session=None, timeout=timeout, reader=self._read_reply,
             bot_id=bot_id,
         )
-
-    def inspect(self, *, timeout: float | None = None) -> SiteInfo:
-        """Read the chat page now and report what it says (protocol, version, era, bots, the bot used...).
-
-        Useful to see at a glance whether a site is usable. It always reads
-        the page afresh and caches the tokens it finds.
-
-        Raises:
-            TokensNotFoundError: no chat box on the page.
-            Chatgpt4oError: as :meth:`ask`, for the page fetch.
-        """
-        seconds = self._settings.timeout if timeout is None else _config.check_timeout(timeout)
-        deadline = Deadline(time.monotonic() + seconds)
-        started = time.monotonic()
-
-        def attempt() -> Site:
-            return self._http.guarded(deadline, lambda: self._fetch_tokens(deadline))
-
-        tokens = call_with_retries(
-            attempt, max_retries=self._settings.max_retries, deadline=deadline.at, sleep=self._sleep,
-        )
-        self._remember_secret(tokens.nonce)
-        with self._tokens_lock:
-            self._tokens, self._tokens_at = tokens, time.monotonic()
-        return SiteInfo(tokens, time.monotonic() - started, bot_id=self._bot_id)
 
     def chat(self, *, system: str | None = None) -> ChatSession:
         """Start a :class:`~chatgpt4o.Conversation`: history kept (2.x: on the server), its own cookies.
