@@ -39,8 +39,8 @@ _IGNORED = frozenset({"stream", "temperature", "max_tokens", "top_p", "web_searc
 class Chatgpt4o:
     """The provider facade: the documented class-level API, over :class:`Client`.
 
-    Point ``url`` at another wpaicg site (or the bundled emulator) to use it
-    there. ``_post_id`` and ``_nonce`` mirror the tokens of the last call.
+    Point ``url`` at another site of the plugin, 1.x or 2.x (or the bundled
+    emulator), to use it there. ``_post_id`` and ``_nonce`` mirror the tokens of the last call.
     The site picks its model server-side; ``model`` is checked against
     ``models`` and ``model_aliases`` and otherwise has no effect.
     """
@@ -122,7 +122,8 @@ class Chatgpt4o:
             cookies: cookies to send (e.g. a browser's ``cf_clearance``).
             **kwargs: ``base_url`` overrides ``url`` for this call;
                 ``impersonate="chrome"`` (or firefox, safari, edge) sends with a
-                browser's TLS fingerprint (see :class:`Client`); other
+                browser's TLS fingerprint (see :class:`Client`); ``bot_id=N``
+                picks the bot on a 2.x (AIPKit) site; other
                 providers' keywords (``stream``, ``temperature``...) are
                 accepted and ignored: this always returns the full text. Use
                 :func:`create_async_stream` for pieces.
@@ -136,8 +137,8 @@ class Chatgpt4o:
                 the post id or nonce, ``MalformedResponseError`` ("Unexpected
                 response structure: 'data' field missing").
         """
-        client, prompt = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
-        answer = await asyncio.wait_for(client.ask_async(prompt, timeout=timeout), timeout + _GRACE)
+        client, prompt, bot_id = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        answer = await asyncio.wait_for(client.ask_async(prompt, timeout=timeout, bot_id=bot_id), timeout + _GRACE)
         cls._mirror(client)
         return answer
 
@@ -152,20 +153,22 @@ class Chatgpt4o:
         **kwargs: Any,
     ) -> AsyncIterator[str]:
         """Like :meth:`create_async`, but an async iterator of answer pieces."""
-        client, prompt = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
-        return client.astream(prompt, timeout=timeout)
+        client, prompt, bot_id = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        return client.astream(prompt, timeout=timeout, bot_id=bot_id)
 
     @classmethod
     def _prepare(
         cls, model: str | None, messages: Messages, proxy: str | None, timeout: float,
         cookies: CookiesArg, kwargs: dict[str, Any],
-    ) -> tuple[Client, Messages]:
+    ) -> tuple[Client, Messages, int | None]:
         from ._config import check_timeout
+        from .protocols import check_bot_id
 
         resolve_model(model)
         check_timeout(timeout)
         base_url = kwargs.pop("base_url", None) or cls.url
         impersonate = kwargs.pop("impersonate", None)  # impersonate: Client(impersonate=...)
+        bot_id = check_bot_id(kwargs.pop("bot_id", None))  # 2.x: the bot to ask
         unknown = set(kwargs) - _IGNORED
         if unknown:
             from .exceptions import MessageTypeError
@@ -174,7 +177,7 @@ class Chatgpt4o:
         from .messages import format_prompt
 
         prompt = format_prompt(messages)  # checked here, before any I/O
-        return cls._client_for(base_url, proxy, cookies, timeout, impersonate), prompt
+        return cls._client_for(base_url, proxy, cookies, timeout, impersonate), prompt, bot_id
 
     @classmethod
     def _mirror(cls, client: Client) -> None:
