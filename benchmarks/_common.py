@@ -83,9 +83,9 @@ def child_env(ca_file: str | None = None) -> dict[str, str]:
 class EmulatorProcess:
     """``python -m chatgpt4o.emulator`` in a child process, controlled over its HTTP endpoints."""
 
-    def __init__(self, *, tls: bool, page_size: int = 300_000) -> None:
+    def __init__(self, *, tls: bool, page_size: int = 300_000, era: str = "1.8.96") -> None:
         self.tls = tls
-        args = [sys.executable, "-m", "chatgpt4o.emulator", "--era", "1.8.96", "--host", "127.0.0.1", "--port", "0",
+        args = [sys.executable, "-m", "chatgpt4o.emulator", "--era", era, "--host", "127.0.0.1", "--port", "0",
                 "--page-size", str(page_size)]
         if tls:
             args.append("--tls")

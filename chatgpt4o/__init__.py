@@ -16,13 +16,14 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .aio import Chatgpt4o, create_async, create_async_stream
-    from .client import Client, SiteInfo
+    from .client import BotInfo, Client, SiteInfo
     from .conversation import Conversation
     from .exceptions import (
         APIConnectionError,
         APITimeoutError,
         BlockedError,
         BotNotFoundError,
+        CacheMissError,
         ChallengeError,
         Chatgpt4oError,
         EmptyMessageError,
@@ -53,7 +54,8 @@ if TYPE_CHECKING:
     from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS
 
 _EXCEPTIONS = [
-    "APIConnectionError", "APITimeoutError", "BlockedError", "BotNotFoundError", "ChallengeError", "Chatgpt4oError",
+    "APIConnectionError", "APITimeoutError", "BlockedError", "BotNotFoundError", "CacheMissError", "ChallengeError",
+    "Chatgpt4oError",
     "EmptyMessageError", "EndpointGoneError", "HTTPStatusError", "IPBannedError", "InvalidConfigError",
     "InvalidMessagesError", "InvalidRequestError", "MalformedResponseError", "MessageFlaggedError",
     "MessageTypeError", "NonceExpiredError", "PageError", "RateLimitError", "ResponseError",
@@ -65,6 +67,7 @@ _WHERE: dict[str, str] = {
     # Through conversation, which registers itself with Client.chat() on import.
     "Client": "conversation",
     "SiteInfo": "client",
+    "BotInfo": "client",
     "Conversation": "conversation",
     "Chatgpt4o": "aio",
     "create_async": "aio",
@@ -83,7 +86,9 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "BlockedError",
+    "BotInfo",
     "BotNotFoundError",
+    "CacheMissError",
     "ChallengeError",
     "Chatgpt4o",
     "Chatgpt4oError",

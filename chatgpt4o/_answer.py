@@ -19,12 +19,16 @@ from .exceptions import (
     ChallengeError,
     HTTPStatusError,
     MalformedResponseError,
+    NonceExpiredError,
     RateLimitError,
     ServerError,
 )
 from .sse import header
 
-__all__ = ["EXCERPT", "Redact", "challenge", "decode_json_body", "excerpt", "parse_retry_after", "same", "status_error"]
+__all__ = [
+    "EXCERPT", "Redact", "challenge", "check_status", "decode_json_body", "excerpt", "parse_retry_after", "same",
+    "status_error",
+]
 
 Redact = Callable[[str], str]
 EXCERPT = 160
@@ -110,6 +114,24 @@ def status_error(status: int, headers: Mapping[str, str], body: bytes, redact: R
         f"unexpected HTTP {status} from the chat endpoint: {text!r}",
         status_code=status, excerpt=text,
     )
+
+
+def check_status(status: int, headers: Mapping[str, str], body: bytes, redact: Redact = same) -> None:
+    """What any answer means whatever the generation: a challenge, or a status nothing else explains.
+
+    Returns for 2xx answers that are no challenge; raises the challenge,
+    WordPress core's stale-nonce ``-1``, or :func:`status_error` otherwise. Each generation first looks for its own
+    shapes (a stale nonce, ``0`` for a missing action...), then calls this.
+    """
+    found = challenge(status, headers, body)
+    if found is not None:
+        raise found
+    if 200 <= status < 300:
+        return
+    if status == 403 and body.strip() == b"-1":
+        # WordPress core's own answer to a failed check_ajax_referer().
+        raise NonceExpiredError("the site rejected the nonce (HTTP 403 '-1')")
+    raise status_error(status, headers, body, redact)
 
 
 def decode_json_body(body: bytes, redact: Redact = same) -> Any:

@@ -6,7 +6,7 @@ import concurrent.futures
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._config import Settings, check_timeout
 from .exceptions import (
@@ -115,10 +115,10 @@ class Batching:
         _settings: Settings
 
         def ask(self, messages: Messages, model: str | None = None, *, timeout: float | None = None,
-                **kwargs: Any) -> str: ...
+                bot_id: int | None = None) -> str: ...
 
         async def ask_async(self, messages: Messages, model: str | None = None, *, timeout: float | None = None,
-                            **kwargs: Any) -> str: ...
+                            bot_id: int | None = None) -> str: ...
 
     def ask_many(
         self,

@@ -46,8 +46,11 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         help="start the bundled site emulator in-process and use it (offline)")
     add("--emulator-stream", action="store_true", default=False,
         help="with --emulator: the emulated site streams its answers")
+    add("--bot-id", type=int, default=None, metavar="N",
+        help="2.x sites: the chat bot to talk to (default: the page's first inline bot, else its first popup)")
     add("--emulator-era", default=None, metavar="ERA",
-        help="with --emulator: plugin era to emulate (1.8.79, 1.8.91, 1.8.96, 2.x)")
+        help="with --emulator: plugin era to emulate: 2.4.71 (default), 2.4.0, 2.3.40, 2.3.19 (AIPKit), "
+             "1.8.96, 1.8.91, 1.8.79 (legacy chat), 2.x (legacy chat removed)")
     add_cli_option(add)
 
 
@@ -88,14 +91,15 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
         base_url = site_url(args, stack)
         client = stack.enter_context(
             Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries,
-                   impersonate=args.impersonate, cookies=dict(getattr(args, "cookie", None) or ()),
+                   impersonate=args.impersonate, bot_id=getattr(args, "bot_id", None),
+                   cookies=dict(getattr(args, "cookie", None) or ()),
                    headers=dict(getattr(args, "header", None) or ()), verify=_verify(args))
         )
         yield client
 
 
 #: The plugin era ``--emulator`` starts when ``--emulator-era`` is not given.
-EMULATOR_ERA = "1.8.96"
+EMULATOR_ERA = "2.4.71"
 
 
 def site_url(args: argparse.Namespace, stack: contextlib.ExitStack) -> str | None:

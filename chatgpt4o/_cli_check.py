@@ -78,13 +78,23 @@ def _check_steps(client: Client, args: argparse.Namespace, steps: _Steps, result
         raise
     result["site"] = info.as_dict()
     steps.step("homepage", True, f"{info.page_url} in {_ms(info.fetch_seconds)}")
-    steps.step("chat tokens", True, f"post id {info.post_id}, bot id {info.bot_id}, identity {info.identity}, "
-                f"nonce {'present' if info.has_nonce else 'missing'}")
-    version = info.plugin_version or "not shown on the page"
-    steps.step("plugin", True, f"AI Power {version}, protocol era {info.era}")
-    steps.step("streaming", True, "on (answers arrive as server-sent events)" if info.stream
-                else "off (answers arrive as one JSON reply)")
-    steps.step("memory limit", True, f"{info.memory_limit} history items" if info.memory_limit else "not set")
+    if info.protocol == "aipkit":
+        bots = ", ".join(f"{bot.id} {bot.name or '(unnamed)'} ({bot.mode}, {bot.provider or 'provider not shown'})"
+                         for bot in info.bots)
+        steps.step("chat tokens", True, f"AIPKit bots: {bots}; nonce {'present' if info.has_nonce else 'missing'}")
+        steps.step("bot used", True, f"bot {info.bot_id}" + ("" if info.bot_id in {b.id for b in info.bots}
+                                                                 else " (not on this page)"))
+        version = info.plugin_version or "not shown on the page"
+        steps.step("plugin", True, f"AI Puffer {version} (2.x AIPKit protocol), era {info.era}")
+        steps.step("history", True, "kept by the site (session and conversation ids)")
+    else:
+        steps.step("chat tokens", True, f"post id {info.post_id}, bot id {info.bot_id}, identity {info.identity}, "
+                    f"nonce {'present' if info.has_nonce else 'missing'}")
+        version = info.plugin_version or "not shown on the page"
+        steps.step("plugin", True, f"AI Power {version} (1.x legacy chat protocol), protocol era {info.era}")
+        steps.step("streaming", True, "on (answers arrive as server-sent events)" if info.stream
+                    else "off (answers arrive as one JSON reply)")
+        steps.step("memory limit", True, f"{info.memory_limit} history items" if info.memory_limit else "not set")
     started = time.monotonic()
     try:
         answer = client.ask(args.prompt, args.model)

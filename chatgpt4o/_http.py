@@ -222,9 +222,10 @@ class Transport:
 
     # -- the page ---------------------------------------------------------
 
-    def get_page(self, deadline: Deadline, check: Check) -> tuple[str, str, int]:
-        """GET the chat page, following redirects within the site: ``(url, html, size)``."""
-        url = self._settings.page_url
+    def get_page(self, deadline: Deadline, check: Check, url: str | None = None) -> tuple[str, str, int]:
+        """GET the chat page (or ``url`` on the same site), following redirects within the site:
+        ``(url, html, size)``."""
+        url = url if url is not None and same_site(self._settings.page_url, url) else self._settings.page_url
         _warm_page_parser()
         for _hop in range(6):
             response = self.session.get(
@@ -292,7 +293,8 @@ class Transport:
         """
         post = request.method == "POST"
         body = urlencode(request.fields).encode("ascii") if post else None
-        url = request.url if post or not request.fields else f"{request.url}?{urlencode(request.fields)}"
+        joiner = "&" if "?" in request.url else "?"  # an AJAX URL may carry a query (?lang=en)
+        url = request.url if post or not request.fields else f"{request.url}{joiner}{urlencode(request.fields)}"
         if session not in self._own_sessions:
             return session.request(
                 request.method, url, data=body, headers=dict(request.headers), timeout=timeout, stream=True,
@@ -332,9 +334,13 @@ class Transport:
         self, response: requests.Response, deadline: Deadline, read: Callable[[Iterator[bytes]], Iterator[str]],
     ) -> Iterator[str]:
         """The pieces ``read`` finds in a streamed body, under the ask's deadline; closes the response."""
+        return self.iter_pieces(response, deadline, read(iter_raw(response)))
+
+    def iter_pieces(self, response: requests.Response, deadline: Deadline, pieces: Iterator[str]) -> Iterator[str]:
+        """``pieces`` (read from ``response``'s body) under the ask's deadline; closes the response."""
         try:
             with deadline, self._errors(deadline):
-                yield from read(iter_raw(response))
+                yield from pieces
                 if deadline.fired:
                     # EOF because the watchdog shut the socket, not the site's end.
                     raise self.timeout_error()

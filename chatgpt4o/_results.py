@@ -1,31 +1,38 @@
-"""What a client hands out besides text: :class:`SiteInfo` (``inspect``) and :class:`ChatSession` (``chat``)."""
+"""What a client hands out besides text: :class:`SiteInfo` (``inspect``, with its :class:`BotInfo`)
+and :class:`ChatSession` (``chat``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from .protocols.aipkit_page import AipkitSite, BotInfo
+from .protocols.base import Site
 from .protocols.wpaicg import ChatTokens
 
-__all__ = ["ChatSession", "SiteInfo"]
+__all__ = ["BotInfo", "ChatSession", "SiteInfo"]
 
 
 class SiteInfo:
     """What a chat page says about the site, as :meth:`Client.inspect` found it.
 
-    Attributes: ``page_url``, ``ajax_url``, ``post_id``, ``bot_id``,
-    ``identity`` (the ``chatbot_identity`` sent), ``has_nonce``,
-    ``plugin_version`` (``None`` if the page does not show it), ``era`` (see
-    :func:`chatgpt4o.page.plugin_era`), ``stream`` (whether the site streams
-    its answers), ``memory_limit``, ``sanitizes_messages`` and
-    ``fetch_seconds`` (how long the page took). The nonce itself is never
-    shown.
+    Attributes: ``protocol`` (``"wpaicg"`` for 1.x, ``"aipkit"`` for 2.x),
+    ``page_url``, ``ajax_url``, ``post_id``, ``bot_id`` (the bot used),
+    ``bots`` (every bot on the page, a tuple of :class:`BotInfo`; 1.x pages
+    have one), ``identity`` (1.x: the ``chatbot_identity`` sent; 2.x:
+    ``None``), ``has_nonce``, ``plugin_version`` (``None`` if the page does
+    not show it), ``era`` (1.x: see :func:`chatgpt4o.page.plugin_era`; 2.x:
+    the first version of its era, e.g. ``"2.4.1"``), ``stream`` (whether
+    answers arrive as events), ``memory_limit`` (1.x), ``sanitizes_messages``
+    (1.x) and ``fetch_seconds`` (how long the page took). The nonce itself is
+    never shown.
     """
 
     __slots__ = (
         "ajax_url",
         "bot_id",
+        "bots",
         "era",
         "fetch_seconds",
         "has_nonce",
@@ -34,27 +41,46 @@ class SiteInfo:
         "page_url",
         "plugin_version",
         "post_id",
+        "protocol",
         "sanitizes_messages",
         "stream",
     )
 
-    def __init__(self, tokens: ChatTokens, fetch_seconds: float) -> None:
+    def __init__(self, tokens: Site, fetch_seconds: float, *, bot_id: int | None = None) -> None:
+        self.protocol = tokens.protocol
         self.page_url = tokens.page_url
         self.ajax_url = tokens.ajax_url
-        self.post_id = tokens.post_id
-        self.bot_id = tokens.bot_id
-        self.identity = tokens.identity
         self.has_nonce = bool(tokens.nonce)
         self.plugin_version = tokens.plugin_version
-        self.era = tokens.era
+        self.era = tokens.era_name
+        self.fetch_seconds = fetch_seconds
+        if isinstance(tokens, AipkitSite):
+            self.post_id: Any = tokens.post_id
+            self.bots = tokens.bots
+            self.bot_id: Any = tokens.choose_bot(bot_id)
+            self.identity: str | None = None
+            self.stream = True
+            self.memory_limit: int | None = None
+            self.sanitizes_messages = False
+            return
+        assert isinstance(tokens, ChatTokens)
+        self.post_id = tokens.post_id
+        self.bot_id = tokens.bot_id
+        number = int(tokens.bot_id) if tokens.bot_id.isdigit() else 0
+        mode: Literal["inline", "popup"] = "popup" if tokens.chat_type == "widget" else "inline"
+        self.bots = (BotInfo(id=number, name="", mode=mode, provider=""),)
+        self.identity = tokens.identity
         self.stream = tokens.stream
         self.memory_limit = tokens.memory_limit
         self.sanitizes_messages = tokens.sanitizes_messages
-        self.fetch_seconds = fetch_seconds
 
     def as_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (JSON-ready)."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        """The fields as a plain dict (JSON-ready: bots as dicts)."""
+        out = {name: getattr(self, name) for name in self.__slots__}
+        out["bots"] = [
+            {"id": bot.id, "name": bot.name, "mode": bot.mode, "provider": bot.provider} for bot in self.bots
+        ]
+        return out
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
@@ -65,6 +91,8 @@ class ChatSession(Protocol):
     """What :meth:`Client.chat` returns: a :class:`~chatgpt4o.Conversation`."""
 
     client_id: str
+    session_id: str
+    conversation_id: str
     history: list[dict[str, Any]]
     system: str | None
 

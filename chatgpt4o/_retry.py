@@ -7,6 +7,9 @@
   8 s); a ``Retry-After`` header is honoured up to 30 s instead.
 * A stale nonce (:class:`NonceExpiredError`) retries once, at once, after
   the client has read a fresh nonce; it does not use up ``max_retries``.
+* 2.x: a cache key the stream step does not find (:class:`CacheMissError`:
+  used, unknown or expired) retries once, at once, redoing both steps (a key
+  is single-use: the stream is never asked again with the same one).
 * Everything else fails at once: challenges, other 4xx, the site's own
   error answers, malformed replies, bad input.
 * No wait runs past the ask's overall deadline: when the next wait would,
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 from .exceptions import (
     APIConnectionError,
     APITimeoutError,
+    CacheMissError,
     HTTPStatusError,
     NonceExpiredError,
     RateLimitError,
@@ -34,7 +38,9 @@ from .exceptions import (
     TLSError,
 )
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "RETRY_AFTER_CAP", "STALE_NONCE_RETRIES", "call_with_retries"]
+__all__ = [
+    "BACKOFF_BASE", "BACKOFF_CAP", "CACHE_MISS_RETRIES", "RETRY_AFTER_CAP", "STALE_NONCE_RETRIES", "call_with_retries",
+]
 
 T = TypeVar("T")
 
@@ -42,6 +48,7 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 30.0
 STALE_NONCE_RETRIES = 1
+CACHE_MISS_RETRIES = 1
 # Jitter only: no need for a freshly seeded generator per call.
 _JITTER = random.Random()
 
@@ -62,6 +69,7 @@ class _Policy:
         self.rng = rng
         self.transient = 0
         self.stale = 0
+        self.cache_miss = 0
         self._delay_for = -1
         self._delay = 0.0
 
@@ -72,6 +80,9 @@ class _Policy:
         if isinstance(exc, NonceExpiredError):
             self.stale += 1
             return self.stale <= STALE_NONCE_RETRIES
+        if isinstance(exc, CacheMissError):
+            self.cache_miss += 1
+            return self.cache_miss <= CACHE_MISS_RETRIES
         if _transient(exc):
             self.transient += 1
             return self.transient <= self.max_retries
@@ -87,7 +98,7 @@ class _Policy:
 
     def _compute_delay(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, NonceExpiredError):
+        if isinstance(exc, (NonceExpiredError, CacheMissError)):
             return 0.0
         retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
         if retry_after is not None:

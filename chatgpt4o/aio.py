@@ -54,8 +54,8 @@ _DEFAULT_TIMEOUT: float = _Unset(120)
 class Chatgpt4o:
     """The provider facade: the documented class-level API, over :class:`Client`.
 
-    Point ``url`` at another wpaicg site (or the bundled emulator) to use it
-    there. ``_post_id`` and ``_nonce`` mirror the tokens of the last call.
+    Point ``url`` at another site of the plugin, 1.x or 2.x (or the bundled
+    emulator), to use it there. ``_post_id`` and ``_nonce`` mirror the tokens of the last call.
     The site picks its model server-side; ``model`` is checked against
     ``models`` and ``model_aliases`` and otherwise has no effect.
     """
@@ -143,7 +143,8 @@ class Chatgpt4o:
                 unchanged, ``url`` yields to ``$CHATGPT4O_BASE_URL``, and
                 ``$CHATGPT4O_MAX_RETRIES`` applies, as for :class:`Client`);
                 ``impersonate="chrome"`` (or firefox, safari, edge) sends with a
-                browser's TLS fingerprint (see :class:`Client`); other
+                browser's TLS fingerprint (see :class:`Client`); ``bot_id=N``
+                picks the bot on a 2.x (AIPKit) site; other
                 providers' keywords (``stream``, ``temperature``...) are
                 accepted and ignored: this always returns the full text. Use
                 :func:`create_async_stream` for pieces.
@@ -157,8 +158,8 @@ class Chatgpt4o:
                 the post id or nonce, ``MalformedResponseError`` ("Unexpected
                 response structure: 'data' field missing").
         """
-        client, prompt, seconds = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
-        answer = await asyncio.wait_for(client.ask_async(prompt, timeout=seconds), seconds + _GRACE)
+        client, prompt, seconds, bot_id = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        answer = await asyncio.wait_for(client.ask_async(prompt, timeout=seconds, bot_id=bot_id), seconds + _GRACE)
         cls._mirror(client)
         return answer
 
@@ -173,14 +174,16 @@ class Chatgpt4o:
         **kwargs: Any,
     ) -> AsyncIterator[str]:
         """Like :meth:`create_async`, but an async iterator of answer pieces."""
-        client, prompt, seconds = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
-        return client.astream(prompt, timeout=seconds)
+        client, prompt, seconds, bot_id = cls._prepare(model, messages, proxy, timeout, cookies, kwargs)
+        return client.astream(prompt, timeout=seconds, bot_id=bot_id)
 
     @classmethod
     def _prepare(
         cls, model: str | None, messages: Messages, proxy: str | None, timeout: float,
         cookies: CookiesArg, kwargs: dict[str, Any],
-    ) -> tuple[Client, Messages, float]:
+    ) -> tuple[Client, Messages, float, int | None]:
+        from .protocols import check_bot_id
+
         resolve_model(model)
         # Left at their defaults, the site and the timeout come from the environment,
         # read (like every other CHATGPT4O_* variable) by _config, as for Client.
@@ -189,6 +192,7 @@ class Chatgpt4o:
             base_url, None if timeout is _DEFAULT_TIMEOUT else timeout, proxy, None, _config.DEFAULT_CONCURRENCY,
         )
         impersonate = kwargs.pop("impersonate", None)  # impersonate: Client(impersonate=...)
+        bot_id = check_bot_id(kwargs.pop("bot_id", None))  # 2.x: the bot to ask
         unknown = set(kwargs) - _IGNORED
         if unknown:
             from .exceptions import MessageTypeError
@@ -197,7 +201,7 @@ class Chatgpt4o:
         from .messages import format_prompt
 
         prompt = format_prompt(messages)  # checked here, before any I/O
-        return cls._client_for(settings, cookies, impersonate), prompt, settings.timeout
+        return cls._client_for(settings, cookies, impersonate), prompt, settings.timeout, bot_id
 
     @classmethod
     def _mirror(cls, client: Client) -> None:

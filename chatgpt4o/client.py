@@ -4,59 +4,53 @@ A short orchestration. :mod:`.protocols` says what to send and how to read
 the answer (pure functions, one module per plugin generation), :mod:`._http`
 sends it (sessions, capped reads, redirects, errors), :mod:`._retry` decides
 what to try again and :mod:`._transport` bounds every ask by one deadline.
-:mod:`._batch` and :mod:`._pool` carry ``ask_many`` and the asyncio methods.
+:mod:`._site_cache` keeps the site description (one page read, one nonce
+refresh for all threads), :mod:`._streaming` reads answers whole or in pieces
+and carries the asyncio methods, :mod:`._batch` carries ``ask_many``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import logging
 import threading
 import time
-from collections.abc import (
-    AsyncIterator,
-    Callable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import Callable, Mapping, Sequence
 from http.cookiejar import CookieJar
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from . import _config, protocols
 from ._batch import Batching
-from ._http import CookiesArg, Transport, read_capped, same_site
+from ._http import CookiesArg, Transport
 from ._pool import WorkerPool
-from ._results import ChatSession, SiteInfo
+from ._results import BotInfo, ChatSession, SiteInfo
 from ._retry import call_with_retries
+from ._site_cache import SiteCache
+from ._streaming import AsyncTextStream, Streaming, TextStream
 from ._transport import Deadline
 from .exceptions import (
-    APITimeoutError,
     Chatgpt4oError,
     MessageTypeError,
     NonceExpiredError,
 )
-from .messages import Messages, checked_prompt
+from .messages import Messages
 from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS
-from .protocols.base import Generation, Site
-from .protocols.wpaicg import ChatTokens, new_client_id
-from .sse import is_event_stream
+from .protocols.aipkit_requests import new_session_id
+from .protocols.base import Generation, Request, Site
+from .protocols.wpaicg import new_client_id
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
 
-__all__ = ["ChatSession", "Client", "SiteInfo"]
+__all__ = ["AsyncTextStream", "BotInfo", "ChatSession", "Client", "SiteInfo", "TextStream"]
 
 log = logging.getLogger("chatgpt4o")
 T = TypeVar("T")
 
 
-class Client(Batching):
-    """A client for one wpaicg chat site.
+class Client(Streaming, SiteCache, Batching):
+    """A client for one chat site of the AI Power / AI Puffer plugin (1.x legacy chat or 2.x AIPKit).
 
     Example::
 
@@ -92,6 +86,16 @@ class Client(Batching):
         sleep: the function used to wait between retries (tests pass a fake).
         impersonate: ``"chrome"``, ``"firefox"``, ``"safari"`` or ``"edge"``: send with that
             browser's TLS fingerprint and default headers (needs ``pip install 'chatgpt4o[browser]'``).
+        protocol: ``"auto"`` (default: read from the page), ``"wpaicg"`` (1.x
+            legacy chat box) or ``"aipkit"`` (2.x AIPKit bots).
+        bot_id: 2.x: the bot to chat with (default: the page's first inline
+            bot, else its first popup); any published bot of the site works,
+            also one not on this page. 1.x pages have one bot.
+
+    On 2.x sites the server keeps each conversation's history under the
+    client's :attr:`session_id` (a UUID, stable for the client's life, kept
+    when pickled) and the conversation's id; :meth:`ask` starts a new
+    conversation each call, :meth:`chat` keeps one.
 
     A ``Client`` is thread-safe: share one across threads. It can be pickled
     (its settings travel, not its connections or tokens).
@@ -120,8 +124,12 @@ class Client(Batching):
         max_concurrency: int = _config.DEFAULT_CONCURRENCY,
         sleep: Callable[[float], None] = time.sleep,
         impersonate: str | None = None,
+        protocol: str = "auto",
+        bot_id: int | None = None,
     ) -> None:
         self._settings = _config.resolve_settings(base_url, timeout, proxy, max_retries, max_concurrency)
+        self._protocol = protocols.check_protocol(protocol)
+        self._bot_id = protocols.check_bot_id(bot_id)
         if session is not None and not isinstance(session, requests.Session):
             raise MessageTypeError(f"session must be a requests.Session, not {type(session).__name__}")
         _config.check_arguments(verify=verify, headers=headers, cookies=cookies, sleep=sleep)
@@ -138,10 +146,10 @@ class Client(Batching):
         )
         self._impersonate = impersonate
         self._secrets += self._http.proxy_secrets
-        # Which plugin generation to speak: decided in protocols.choose(); the
-        # constructor keyword arrives with 2.x support.
-        self._protocol = "wpaicg"
         self._client_id = new_client_id()
+        # 2.x guest identity; never renewed to get around a site's quota (TokenLimitError is the answer).
+        self._session_id = new_session_id()
+        self._refetch_url: str | None = None
         self._tokens: Site | None = None
         self._tokens_at = 0.0
         self._tokens_lock = threading.Lock()
@@ -165,6 +173,16 @@ class Client(Batching):
         """Retries of transient failures per ask."""
         return self._settings.max_retries
 
+    @property
+    def session_id(self) -> str:
+        """The 2.x guest identity (a UUID) this client chats under; stable for its life."""
+        return self._session_id
+
+    @property
+    def bot_id(self) -> int | None:
+        """The bot chosen with ``bot_id=`` (``None``: the page's default bot)."""
+        return self._bot_id
+
     def __repr__(self) -> str:
         proxy = f", proxy={_config.redact_url(self._settings.proxy)!r}" if self._settings.proxy else ""
         return (
@@ -183,10 +201,15 @@ class Client(Batching):
             "proxy": self._settings.proxy, "cookies": cookies, "headers": self._headers,
             "max_retries": self._settings.max_retries, "verify": self._verify,
             "max_concurrency": self._settings.max_concurrency, "impersonate": self._impersonate,
+            "protocol": self._protocol, "bot_id": self._bot_id, "session_id": self._session_id,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        session_id = state.pop("session_id", None)
         self.__init__(**state)  # type: ignore[misc]
+        if isinstance(session_id, str) and session_id:
+            self._session_id = session_id
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets + self._nonces:
@@ -213,81 +236,44 @@ class Client(Batching):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the site description, cached: one page read for all threads --------
+    async def __aenter__(self) -> Self:
+        return self
 
-    def _tokens_for(self, deadline: Deadline) -> Site:
-        tokens = self._tokens
-        if tokens is not None and time.monotonic() - self._tokens_at < _config.TOKEN_MAX_AGE:
-            return tokens
-        # Single flight: one thread reads the page, the others wait for it.
-        if not self._tokens_lock.acquire(timeout=max(0.0, deadline.remaining())):
-            raise APITimeoutError(f"no chat page within the {self._settings.timeout:g} s timeout")
-        try:
-            tokens = self._tokens
-            if tokens is None or time.monotonic() - self._tokens_at >= _config.TOKEN_MAX_AGE:
-                tokens = self._fetch_tokens(deadline)
-                self._remember_secret(tokens.nonce)
-                self._tokens, self._tokens_at = tokens, time.monotonic()
-            return tokens
-        finally:
-            self._tokens_lock.release()
-
-    def _refresh_tokens(self, stale: Site, session: requests.Session, deadline: Deadline) -> None:
-        # Only the first caller holding the stale site refreshes it; callers
-        # that hit the same stale nonce later find a fresh one already there.
-        generation = protocols.for_name(stale.protocol)
-        request = generation.refresh(stale)
-        with self._tokens_lock:
-            if self._tokens is not stale:
-                return
-            if request is None:
-                self._tokens = None  # the next attempt reads the page again
-                return
-            answer = self._http.fetch(session, request, deadline, generation.check_status)
-            fresh = generation.refreshed(stale, answer, self._redact)
-            self._remember_secret(fresh.nonce)
-            self._tokens, self._tokens_at = fresh, time.monotonic()
-
-    def _fetch_tokens(self, deadline: Deadline) -> Site:
-        started = time.monotonic()
-        generation = protocols.for_name(self._protocol)
-        url, html, size = self._http.get_page(deadline, generation.check_status)
-        tokens = protocols.choose(self._protocol, html).read_page(html, url)
-        if not same_site(tokens.ajax_url, url) or urlsplit(tokens.ajax_url).scheme not in ("http", "https"):
-            # Never post the nonce and cookies to a host the user did not name.
-            fallback = urljoin(url, "/wp-admin/admin-ajax.php")
-            log.debug("page names an AJAX URL on another host; using %s", fallback)
-            tokens = dataclasses.replace(tokens, ajax_url=fallback)
-        log.debug(
-            "read chat page %s in %.0f ms (%d bytes, %s plugin %s)",
-            url, (time.monotonic() - started) * 1000, size, tokens.protocol, tokens.plugin_version,
-        )
-        return tokens
+    async def __aexit__(self, *exc: object) -> None:
+        # Closing only drops pooled sockets and stops idle workers: nothing to wait for.
+        self.close()
 
     # -- the exchange -----------------------------------------------------
 
     def _exchange(
         self, message: str, *, history: Sequence[Mapping[str, Any]], client_id: str,
         session: requests.Session | None, timeout: float | None,
-        reader: Callable[[Generation, requests.Response, Deadline], T],
+        reader: Callable[[Generation, Request, requests.Response, Deadline], T],
+        bot_id: int | None = None, conversation_id: str | None = None, system: str | None = None,
+        session_id: str | None = None,
     ) -> T:
         seconds = self._settings.timeout if timeout is None else _config.check_timeout(timeout)
         if self._closed:
             raise Chatgpt4oError("this Client is closed")
         deadline = Deadline(time.monotonic() + seconds)
         chosen = session or self._http.session
+        bot = self._bot_id if bot_id is None else bot_id
 
         def step() -> T:
             tokens = self._tokens_for(deadline)
             generation = protocols.for_name(tokens.protocol)
             try:
-                steps = generation.turn(tokens, message, client_id=client_id, history=history)
+                # A retry redoes every request of the turn: a 2.x cache key is single-use.
+                steps = generation.turn(
+                    tokens, message, client_id=client_id, history=history, session_id=session_id or self._session_id,
+                    conversation_id=conversation_id, bot_id=bot, system=system,
+                )
                 request = next(steps)
                 while not request.reply:
                     request = steps.send(self._http.fetch(chosen, request, deadline, generation.check_status))
                 steps.close()
                 response = self._http.open(chosen, request, deadline, generation.check_status)
-                return reader(generation, response, deadline)
+                return reader(generation, request, response, deadline)
             except NonceExpiredError:
                 log.debug("nonce rejected; refreshing it")
                 self._refresh_tokens(tokens, chosen, deadline)
@@ -302,21 +288,12 @@ class Client(Batching):
             deadline=deadline.at, sleep=self._sleep, before_sleep=before_sleep,
         )
 
-    def _read_reply(self, generation: Generation, response: requests.Response, deadline: Deadline) -> str:
-        try:
-            body = read_capped(response, _config.MAX_REPLY_BYTES)
-        finally:
-            response.close()
-        return generation.read_reply(response.status_code, response.headers, body, self._redact)
-
     # -- public API -------------------------------------------------------
 
-    def _prompt(
-        self, messages: Messages, model: str | None, kwargs: Mapping[str, Any], timeout: float | None = None,
+    def ask(
+        self, messages: Messages, model: str | None = None, *, timeout: float | None = None,
+        bot_id: int | None = None,
     ) -> str:
-        return checked_prompt(messages, model, kwargs, timeout)
-
-    def ask(self, messages: Messages, model: str | None = None, *, timeout: float | None = None, **kwargs: Any) -> str:
         """Send ``messages`` to the site and return its answer.
 
         Args:
@@ -327,6 +304,7 @@ class Client(Batching):
                 checked, but the site chooses its model itself: no request
                 field selects one.
             timeout: overrides the client's timeout for this ask.
+            bot_id: 2.x: the bot to ask this time (default: the client's).
 
         Returns:
             The answer text (markdown, as the site returns it), whether the
@@ -341,101 +319,19 @@ class Client(Batching):
             client.ask([{"role": "system", "content": "Answer in one word."},
                         {"role": "user", "content": "Capital of France?"}])
         """
-        prompt = self._prompt(messages, model, kwargs)
+        prompt = self._prompt(messages, model, None, bot_id)
         return self._exchange(
             prompt, history=(), client_id=self._client_id, session=None, timeout=timeout, reader=self._read_reply,
+            bot_id=bot_id,
         )
-
-    def stream(
-        self, messages: Messages, model: str | None = None, *, timeout: float | None = None, **kwargs: Any
-    ) -> Iterator[str]:
-        """Like :meth:`ask`, but yield the answer in pieces as they arrive.
-
-        When the site does not stream (its ``data-openai_stream_nav`` is off),
-        the whole answer comes as one piece. Stopping early (``break``, or
-        closing the iterator) closes the response. Input is checked when this
-        is called, before any I/O; network errors surface while iterating.
-        """
-        prompt = self._prompt(messages, model, kwargs, timeout)
-        return self._stream(prompt, history=(), client_id=self._client_id, session=None, timeout=timeout)
-
-    def _stream(
-        self, message: str, *, history: Sequence[Mapping[str, Any]], client_id: str,
-        session: requests.Session | None, timeout: float | None,
-    ) -> Iterator[str]:
-        opened: dict[str, Any] = {}
-
-        def reader(generation: Generation, response: requests.Response, deadline: Deadline) -> str | requests.Response:
-            if is_event_stream(response.headers):
-                opened.update(deadline=deadline, generation=generation)
-                return response
-            return self._read_reply(generation, response, deadline)
-
-        def generate() -> Iterator[str]:
-            result = self._exchange(
-                message, history=history, client_id=client_id, session=session, timeout=timeout, reader=reader,
-            )
-            if isinstance(result, str):
-                yield result
-                return
-            generation: Generation = opened["generation"]
-            yield from self._http.iter_body(result, opened["deadline"], lambda chunks: generation.iter_text(chunks, self._redact))
-
-        return generate()
-
-    async def ask_async(
-        self, messages: Messages, model: str | None = None, *, timeout: float | None = None, **kwargs: Any
-    ) -> str:
-        """:meth:`ask` for asyncio: runs in the client's worker pool, never blocks the loop.
-
-        The pool has ``max_concurrency`` threads, so that many asks run at
-        once. Works inside a running loop (Jupyter). Input is checked before
-        any I/O.
-        """
-        prompt = self._prompt(messages, model, kwargs)
-        call = functools.partial(
-            self._exchange, prompt, history=(), client_id=self._client_id, session=None, timeout=timeout,
-            reader=self._read_reply,
-        )
-        return await self._pool.run(call)
-
-    def astream(
-        self, messages: Messages, model: str | None = None, *, timeout: float | None = None, **kwargs: Any
-    ) -> AsyncIterator[str]:
-        """:meth:`stream` for asyncio: an async iterator fed from a worker thread."""
-        prompt = self._prompt(messages, model, kwargs, timeout)
-        return self._pool.aiter(
-            self._stream(prompt, history=(), client_id=self._client_id, session=None, timeout=timeout)
-        )
-
-    def inspect(self, *, timeout: float | None = None) -> SiteInfo:
-        """Read the chat page now and report what it says (tokens found, era, streaming...).
-
-        Useful to see at a glance whether a site is usable. It always reads
-        the page afresh and caches the tokens it finds.
-
-        Raises:
-            TokensNotFoundError: no chat box on the page.
-            Chatgpt4oError: as :meth:`ask`, for the page fetch.
-        """
-        seconds = self._settings.timeout if timeout is None else _config.check_timeout(timeout)
-        deadline = Deadline(time.monotonic() + seconds)
-        started = time.monotonic()
-
-        def attempt() -> Site:
-            return self._http.guarded(deadline, lambda: self._fetch_tokens(deadline))
-
-        tokens = call_with_retries(
-            attempt, max_retries=self._settings.max_retries, deadline=deadline.at, sleep=self._sleep,
-        )
-        self._remember_secret(tokens.nonce)
-        with self._tokens_lock:
-            self._tokens, self._tokens_at = tokens, time.monotonic()
-        assert isinstance(tokens, ChatTokens)  # the only generation so far
-        return SiteInfo(tokens, time.monotonic() - started)
 
     def chat(self, *, system: str | None = None) -> ChatSession:
-        """Start a :class:`~chatgpt4o.Conversation`: history kept, its own client id and cookies."""
+        """Start a :class:`~chatgpt4o.Conversation`: history kept (2.x: on the server), its own cookies.
+
+        ``system`` reaches the model on 1.x as the first item of the history
+        the client sends; on 2.x, laid in front of the conversation's first
+        message (the site's own bot instructions stay in force).
+        """
         factory = Client._conversation_factory
         if factory is None:
             raise Chatgpt4oError("conversations are not loaded: import chatgpt4o.conversation (or use chatgpt4o.Client)")

@@ -21,6 +21,7 @@ and also derive from :class:`ValueError` or :class:`TypeError`::
         │   ├── EmptyMessageError ..................... "It appears that nothing was inputted."
         │   ├── TokenLimitError ....................... guest token quota used up
         │   ├── BotNotFoundError ...................... 2.x: no such published bot
+        │   ├── CacheMissError ........................ 2.x: cache key unknown/used/expired (redone once)
         │   ├── BlockedError .......................... banned IP or flagged message
         │   │   ├── IPBannedError
         │   │   └── MessageFlaggedError
@@ -47,6 +48,7 @@ __all__ = [
     "APITimeoutError",
     "BlockedError",
     "BotNotFoundError",
+    "CacheMissError",
     "ChallengeError",
     "Chatgpt4oError",
     "EmptyMessageError",
@@ -170,6 +172,14 @@ class BotNotFoundError(ResponseError):
         super().__init__(message, site_message=site_message)
         self.bot_id = bot_id
         self.bot_ids = bot_ids
+
+
+class CacheMissError(ResponseError):
+    """2.x: the stream step found no cached message (unknown, used or expired ``cache_key``).
+
+    The client redoes both steps once (a cache key is single-use); this is
+    raised when the redo misses too.
+    """
 
 
 class BlockedError(ResponseError):

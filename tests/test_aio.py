@@ -180,9 +180,9 @@ def test_calls_with_the_same_settings_share_one_client() -> None:
 
 def test_public_names_are_pinned() -> None:
     assert sorted(chatgpt4o.__all__) == sorted([
-        "__version__", "Client", "SiteInfo", "Conversation", "Chatgpt4o", "create_async", "create_async_stream",
+        "__version__", "Client", "SiteInfo", "BotInfo", "Conversation", "Chatgpt4o", "create_async", "create_async_stream",
         "format_prompt", "DEFAULT_MODEL", "MODELS", "MODEL_ALIASES",
-        "APIConnectionError", "APITimeoutError", "BlockedError", "BotNotFoundError", "ChallengeError",
+        "APIConnectionError", "APITimeoutError", "BlockedError", "BotNotFoundError", "CacheMissError", "ChallengeError",
         "Chatgpt4oError", "EmptyMessageError", "EndpointGoneError", "HTTPStatusError", "IPBannedError", "InvalidConfigError",
         "InvalidMessagesError", "InvalidRequestError", "MalformedResponseError", "MessageFlaggedError",
         "MessageTypeError", "NonceExpiredError", "PageError", "RateLimitError", "ResponseError",

@@ -23,7 +23,7 @@ EXTRAS = [pytest.param(False, id="plain-page"), pytest.param(True, id="decoy-box
 WAIT = 10.0
 AJAX_PATH = "/blog/wp-admin/admin-ajax.php"
 INFO_FIELDS = {"page_url", "ajax_url", "post_id", "bot_id", "identity", "has_nonce", "plugin_version", "era",
-               "stream", "memory_limit", "sanitizes_messages", "fetch_seconds"}
+               "stream", "memory_limit", "sanitizes_messages", "fetch_seconds", "protocol", "bots"}
 
 
 
@@ -84,6 +84,8 @@ def test_inspect_reports_what_the_page_says(site: Emulator, client: Client, era:
     assert info.ajax_url == site.base_url + AJAX_PATH
     assert info.fetch_seconds >= 0
     assert set(info.as_dict()) == INFO_FIELDS
+    assert info.protocol == "wpaicg"
+    assert [(bot.id, bot.mode) for bot in info.bots] == [(7, "inline")]  # 1.x: the page's one bot
     json.dumps(info.as_dict())  # JSON-ready
 
 

@@ -135,7 +135,12 @@ BAD_INPUTS: list[Bad] = [
     Bad("ask-timeout-zero", lambda c, _: c.ask("hi", timeout=0), e.InvalidConfigError, "timeout must be a positive"),
     Bad("ask-timeout-negative", lambda c, _: c.ask("hi", timeout=-5), e.InvalidConfigError, "timeout must be a positive"),
     Bad("ask-timeout-nan", lambda c, _: c.ask("hi", timeout=math.nan), e.InvalidConfigError, "timeout must be a positive"),
-    Bad("ask-unknown-keyword", lambda c, _: c.ask("hi", temperature=0.2), e.MessageTypeError, "unexpected keyword argument"),
+    Bad("ask-bot-id-str", lambda c, _: c.ask("hi", bot_id="5"), e.MessageTypeError, "bot_id must be an int"),
+    Bad("ask-bot-id-zero", lambda c, _: c.ask("hi", bot_id=0), e.InvalidConfigError, "bot_id must be a positive"),
+    Bad("stream-bot-id-negative", lambda c, _: c.stream("hi", bot_id=-3), e.InvalidConfigError, "bot_id must be a positive"),
+    Bad("client-bot-id-bool", _client(bot_id=True), e.MessageTypeError, "bot_id must be an int"),
+    Bad("client-protocol-unknown", _client(protocol="wpaicg3"), e.InvalidConfigError, "protocol must be 'auto'"),
+    Bad("client-protocol-int", _client(protocol=2), e.MessageTypeError, "protocol must be a str"),
     # --- stream(): raised when called, not when iterated
     Bad("stream-empty", lambda c, _: c.stream(""), e.InvalidMessagesError, "the prompt is empty"),
     Bad("stream-unknown-model", lambda c, _: c.stream("hi", model="nope"), e.UnknownModelError, "unknown model"),
@@ -217,6 +222,15 @@ def test_bad_input_is_refused_before_any_io(bad: Bad, client: Client, emulator: 
     text = str(exc)
     assert 10 < len(text) < 400, "a clear, short message"
     assert TEN_MB[:1000] not in text  # the prompt is not echoed back
+
+
+@pytest.mark.parametrize("method", ["ask", "stream", "ask_async", "astream"])
+def test_unknown_keywords_are_type_errors_before_any_io(method: str, client: Client, emulator: Emulator) -> None:
+    """Explicit keywords only: a keyword of another SDK is Python's own TypeError (and a type checker's error)."""
+    before = emulator.stats
+    with pytest.raises(TypeError, match="temperature"):
+        getattr(client, method)("hi", temperature=0.2)
+    assert emulator.stats["requests"] == before["requests"]
 
 
 def test_the_client_still_works_after_every_refusal(client: Client, emulator: Emulator) -> None:

@@ -38,7 +38,7 @@ from chatgpt4o.models import DEFAULT_MODEL, MODEL_ALIASES
 pytestmark = pytest.mark.integration
 
 #: Plugin eras the gateway is tested against; each runs with a JSON and a streaming site.
-ERAS = ["1.8.96"]
+ERAS = ["1.8.96", "2.4.71"]
 SITES = [pytest.param((era, stream), id=f"{era}-{'sse' if stream else 'json'}")
          for era in ERAS for stream in (False, True)]
 KEY = "gw-test-key-0123456789"
@@ -104,6 +104,18 @@ def gw(site: Emulator) -> Iterator[Running]:
         yield running
 
 
+def _legacy(site: Emulator) -> bool:
+    return site.config.era.startswith("1.")
+
+
+@pytest.fixture(params=[p for p in SITES if p.values[0][0].startswith("1.")])
+def legacy_site(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """A 1.x site (one bot on the page, bot id 0), JSON then streaming."""
+    era, stream = request.param
+    with Emulator(era=era, stream=stream) as emulator:
+        yield emulator
+
+
 def _error(raised: pytest.ExceptionInfo[openai.APIStatusError]) -> dict[str, Any]:
     body = raised.value.body
     assert isinstance(body, dict)
@@ -152,7 +164,9 @@ def test_stream(gw: Running) -> None:
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
     assert text == "one two three four five six"
     pieces = [chunk for chunk in chunks if chunk.choices[0].delta.content]
-    assert len(pieces) == (6 if gw.emulator.config.stream else 1)  # the site's deltas, one event each
+    # The site's deltas, one event each (2.x sites always stream).
+    site_streams = gw.emulator.config.stream or not gw.emulator.config.era.startswith("1.")
+    assert len(pieces) == (6 if site_streams else 1)
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -187,8 +201,10 @@ def test_stream_chunks_reach_the_caller_while_the_site_is_still_answering(era: s
 
 @pytest.mark.parametrize("era", ERAS)
 def test_failure_after_streaming_began_ends_the_stream_with_an_error(era: str) -> None:
-    words = " ".join(f"w{i}" for i in range(40))
-    with Emulator(era=era, stream=True, reply=words, fault="truncated") as emulator, \
+    # 2.x: cut the answer, not the page; past the stream's 4 KiB preamble, so that some text came first.
+    where = {} if era.startswith("1.") else {"fault_target": "stream"}
+    words = " ".join(f"w{i}" for i in range(40 if era.startswith("1.") else 300))
+    with Emulator(era=era, stream=True, reply=words, fault="truncated", **where) as emulator, \
             gateway_for(emulator) as running:
         seen: list[str] = []
         stream = running.openai().chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True)
@@ -279,7 +295,8 @@ class _OneBotClient(_BotsClient):
         return Client.stream(self, messages, model, timeout=timeout, **kwargs)
 
 
-def test_bot_models_pick_the_bot_per_request(site: Emulator) -> None:
+def test_bot_models_pick_the_bot_per_request(legacy_site: Emulator) -> None:
+    site = legacy_site
     client = _BotsClient(site.base_url, max_retries=0)
     client.calls = []
     with gateway_for(site, client) as running:
@@ -293,7 +310,8 @@ def test_bot_models_pick_the_bot_per_request(site: Emulator) -> None:
         assert client.calls == [5, 0, None]
 
 
-def test_a_client_without_bot_selection_answers_the_page_bot_only(site: Emulator) -> None:
+def test_a_client_without_bot_selection_answers_the_page_bot_only(legacy_site: Emulator) -> None:
+    site = legacy_site
     with gateway_for(site, _OneBotClient(site.base_url, max_retries=0)) as running:
         api = running.openai()
         assert api.chat.completions.create(model="bot-0", messages=USER).choices[0].message.content == "echo: hello"
@@ -302,6 +320,20 @@ def test_a_client_without_bot_selection_answers_the_page_bot_only(site: Emulator
         assert _error(raised)["code"] == "bot_selection_unsupported"
     with pytest.raises(InvalidConfigError, match="bot_id"):
         create_app(_OneBotClient(site.base_url), bot_id=3)
+
+
+def test_bot_models_list_the_2x_sites_bots_and_pick_one_per_request() -> None:
+    with Emulator(era="2.4.71", bots=3, popup=True, sitewide_popup=True, bot_path="/help/",
+                  reply_template="bot {bot_id}: {message}") as emulator, \
+            gateway_for(emulator, Client(emulator.base_url + "/help/", max_retries=0)) as running:
+        api = running.openai()
+        ids = [model.id for model in api.models.list().data]
+        assert [i for i in ids if i.startswith("bot-")] == ["bot-5", "bot-6", "bot-7", "bot-8"]
+        assert api.chat.completions.create(model="bot-7", messages=USER).choices[0].message.content == "bot 7: hello"
+        pieces = api.chat.completions.create(model="bot-8", messages=USER, stream=True)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in pieces) == "bot 8: hello"
+        answer = api.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        assert answer.choices[0].message.content == "bot 5: hello"  # the page's first bot
 
 
 # -- errors from the site -----------------------------------------------------
@@ -323,6 +355,8 @@ def test_site_failures_map_to_openai_errors(
     site: Emulator, scenario: dict[str, Any], error: type[openai.APIStatusError], status: int, code: str,
     name: str, stream: bool,
 ) -> None:
+    if scenario == {"token_limit": True} and not _legacy(site):
+        scenario = {"guest_limit": 0}  # 2.x: "Access disabled for guests."
     site.configure(**scenario)
     with gateway_for(site, Client(site.base_url, max_retries=0, timeout=1.0)) as running:
         with pytest.raises(error) as raised:
@@ -431,7 +465,7 @@ def test_api_key(site: Emulator) -> None:
             running.openai("wrong").chat.completions.create(model="gpt-4o-mini", messages=USER)
         answer = running.openai(KEY).chat.completions.create(model="gpt-4o-mini", messages=USER)
         assert answer.choices[0].message.content == "echo: hello"
-        assert site.stats["ajax_posts"] == 1
+        assert site.stats["ajax_posts"] == (1 if _legacy(site) else 2)  # 2.x: the cache step, then the stream
 
 
 def test_create_app_reads_the_environment(site: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,30 +10,33 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..exceptions import InvalidConfigError
-from . import wpaicg
+from ..exceptions import InvalidConfigError, MessageTypeError
+from . import aipkit, wpaicg
+from .aipkit_page import looks_like_aipkit
 from .base import Generation
 
-__all__ = ["NAMES", "choose", "detect", "for_name"]
+__all__ = ["NAMES", "check_bot_id", "check_protocol", "choose", "detect", "for_name"]
 
 Name = Literal["wpaicg", "aipkit"]
 NAMES: tuple[Name, ...] = ("wpaicg", "aipkit")
 
-_MODULES: dict[str, Generation] = {"wpaicg": wpaicg}
+_MODULES: dict[str, Generation] = {"wpaicg": wpaicg, "aipkit": aipkit}
 
-# Markers of each generation's chat markup (protocol.md §1, protocol-aipkit.md §1.2–1.3).
+# Markers of the 1.x chat markup (protocol.md §1).
 _WPAICG_MARKERS = ("wpaicg-chat-shortcode", "wpaicg-chatbox", "wpaicgParams")
-_AIPKIT_MARKERS = ("aipkit_chat_container", "aipkit_popup_wrapper")
 
 
 def detect(html: str) -> Name | None:
     """Which generation's chat box a page holds: ``"wpaicg"``, ``"aipkit"``, or ``None``.
 
-    A page with a 1.x box speaks 1.x even if it also loads 2.x assets.
+    A 1.x box (its classes or ``wpaicgParams``) means 1.x, even beside 2.x
+    assets (a page cached before the upgrade still posts to the old action
+    only if it has the old box). Otherwise an AIPKit ``data-config`` on an
+    inline container or a popup wrapper (protocol-aipkit.md §1.2–1.3) means 2.x.
     """
     if any(marker in html for marker in _WPAICG_MARKERS):
         return "wpaicg"
-    if any(marker in html for marker in _AIPKIT_MARKERS):
+    if looks_like_aipkit(html):
         return "aipkit"
     return None
 
@@ -61,3 +64,33 @@ def choose(setting: str, html: str) -> Generation:
         found = detect(html)
         setting = found if found is not None and found in _MODULES else "wpaicg"
     return for_name(setting)
+
+
+def check_protocol(setting: object) -> str:
+    """``setting`` if it is ``"auto"`` or a generation's name (checked before any I/O).
+
+    Raises:
+        MessageTypeError: not a str.
+        InvalidConfigError: an unknown name.
+    """
+    if not isinstance(setting, str):
+        raise MessageTypeError(f"protocol must be a str, not {type(setting).__name__}")
+    if setting != "auto":
+        for_name(setting)
+    return setting
+
+
+def check_bot_id(bot_id: object) -> int | None:
+    """``bot_id`` if it is ``None`` or a positive int (checked before any I/O).
+
+    Raises:
+        MessageTypeError: not an int.
+        InvalidConfigError: zero or negative.
+    """
+    if bot_id is None:
+        return None
+    if isinstance(bot_id, bool) or not isinstance(bot_id, int):
+        raise MessageTypeError(f"bot_id must be an int, not {type(bot_id).__name__}")
+    if bot_id <= 0:
+        raise InvalidConfigError(f"bot_id must be a positive integer (a bot's id on the site), not {bot_id}")
+    return bot_id

@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .._answer import EXCERPT, Redact, challenge, decode_json_body, same, status_error
+from .._answer import EXCERPT, Redact, challenge, decode_json_body, same
+from .._answer import check_status as check_common
 from ..exceptions import (
     EmptyMessageError,
     EndpointGoneError,
@@ -91,7 +92,7 @@ def check_status(status: int, headers: Mapping[str, str], body: bytes, redact: R
             "admin-ajax.php answered '0' (HTTP 400): the site no longer has the legacy "
             "wpaicg chat action — AI Power 2.x removed it, or the request body was too large"
         )
-    raise status_error(status, headers, body, redact)
+    check_common(status, headers, body, redact)
 
 
 def reply_from_payload(payload: Any, redact: Redact = same) -> str:
@@ -118,7 +119,9 @@ def reply_from_payload(payload: Any, redact: Redact = same) -> str:
     return data
 
 
-def read_reply(status: int, headers: Mapping[str, str], body: bytes, redact: Redact = same) -> str:
+def read_reply(
+    status: int, headers: Mapping[str, str], body: bytes, redact: Redact = same, context: Any = None,
+) -> str:
     """Turn a complete answer to the chat form into the reply text.
 
     Handles JSON answers and, when the site streams, the whole event
@@ -178,7 +181,7 @@ def _event_text(event: SSEEvent, redact: Redact) -> tuple[str | None, bool, bool
     return (text if isinstance(text, str) else None), plugin_word, False, finished
 
 
-def iter_text(chunks: Iterable[bytes], redact: Redact = same) -> Iterator[str]:
+def iter_text(chunks: Iterable[bytes], redact: Redact = same, context: Any = None) -> Iterator[str]:
     """Yield the reply text of an event stream as it arrives.
 
     Stops at ``data: [DONE]`` or the end of the stream. The plugin's flag

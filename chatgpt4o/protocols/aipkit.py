@@ -1,39 +1,47 @@
-"""The AI Puffer 2.3+ "AIPKit" chat protocol, as pure functions (no I/O).
+"""Plugin 2.3+, the "AIPKit" chat (AI Puffer), through the protocol seam. No I/O.
 
-A turn is two requests to the site's ``admin-ajax.php`` (protocol-aipkit.md §9):
+The page carries each bot's ``data-config`` (:mod:`.aipkit_page`); a turn is
+two requests (:mod:`.aipkit_requests`, protocol-aipkit.md §9):
 
-1. :func:`cache_request` POSTs the message; :func:`read_cache_answer`
-   returns the single-use ``cache_key`` (valid 60 s).
-2. :func:`stream_request` GETs the answer as server-sent events;
-   :func:`~.aipkit_events.iter_stream_deltas` yields its text.
+1. the cache POST (``aipkit_cache_sse_message``), whose JSON answer holds a
+   single-use ``cache_key`` (:mod:`.aipkit_answers`);
+2. the stream GET (``aipkit_frontend_chat_stream``), whose event stream is
+   the reply (:mod:`.aipkit_events`).
 
-The server keeps the conversation: each turn sends only the new message, with
-a ``session_id`` (:func:`new_session_id`, one per client) and a
-``conversation_uuid`` (:func:`new_conversation_id`, one per conversation).
-One nonce serves every bot of a site; :func:`nonce_refresh_request` renews it
-(plugin 2.3.41+; older sites answer 400 ``0`` and the page must be read again,
-see :func:`cache_busting_url`). 2.3 to 2.4.0 also answer in one piece
-(:func:`non_stream_request`, :func:`read_non_stream_answer`).
+Every era streams, also a 2.3–2.4.0 bot whose ``streamEnabled`` is false:
+the stream action answers for every bot in every 2.x release, while the
+one-piece action (``aipkit_frontend_chat_message``) is gone from 2.4.1, has
+no end marker to tell a cut answer from a whole one, and answers an unknown
+bot with an HTTP 500 page. One road for all eras keeps the nonce refresh,
+the cache-miss redo and the error texts the same everywhere.
 
-No request carries an ``Origin`` header: the plugin refuses cross-origin
-ones, and a missing one counts as same-origin (§6.2).
+The server keeps the history under ``session_id`` + ``conversation_uuid``, so
+a turn sends only the new message; ``system`` (a conversation's instructions)
+is laid in front of the conversation's first message with
+:func:`chatgpt4o.format_prompt`, the only place the site lets a visitor put
+text the model reads (the bot's own instructions stay in force).
+
+A stale nonce is renewed with ``aipkit_get_frontend_chat_nonce`` (2.3.41+);
+older eras read the page again, at a URL page caches have not seen.
 """
 
 from __future__ import annotations
 
-import random
-import re
-import time
-import uuid
-from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
-from ..exceptions import InvalidMessagesError, InvalidRequestError, MessageTypeError
+from .._answer import Redact, same
+from .._answer import check_status as check_common
+from ..exceptions import EndpointGoneError
+from ..messages import format_prompt
 from .aipkit_answers import (
     CACHE_ACTION,
     NON_STREAM_ACTION,
     NONCE_ACTION,
     STREAM_ACTION,
+    _envelope,
+    _error_of,
     check_stream_answer,
     read_cache_answer,
     read_non_stream_answer,
@@ -56,244 +64,141 @@ from .aipkit_page import (
     looks_like_aipkit,
     parse_aipkit_page,
 )
+from .aipkit_requests import (
+    Request,
+    cache_busting_url,
+    cache_request,
+    client_message_id,
+    new_conversation_id,
+    new_session_id,
+    non_stream_request,
+    nonce_refresh_request,
+    stream_request,
+)
+from .base import Answer, Turn
+from .base import Request as SeamRequest
 
 __all__ = [
-    "ERAS",
-    "MESSAGE_SEPARATOR",
-    "AipkitSite",
-    "BotInfo",
-    "CacheMissError",
-    "Era",
-    "Request",
-    "TurnEvents",
-    "cache_busting_url",
-    "cache_request",
-    "check_stream_answer",
-    "client_message_id",
-    "era_for_version",
-    "iter_deltas",
-    "iter_stream_deltas",
-    "looks_like_aipkit",
-    "new_conversation_id",
-    "new_session_id",
-    "non_stream_request",
-    "nonce_refresh_request",
-    "parse_aipkit_page",
-    "read_cache_answer",
-    "read_non_stream_answer",
-    "read_nonce_answer",
-    "site_error",
-    "stream_request",
+    "CACHE_ACTION", "ERAS", "MESSAGE_SEPARATOR", "NONCE_ACTION", "NON_STREAM_ACTION", "STREAM_ACTION",
+    "AipkitSite", "BotInfo", "CacheMissError", "Era", "Reading", "Request", "TurnEvents",
+    "cache_busting_url", "cache_request", "check_status", "check_stream_answer", "client_message_id",
+    "era_for_version", "iter_deltas", "iter_stream_deltas", "iter_text", "looks_like_aipkit",
+    "new_conversation_id", "new_session_id", "non_stream_request", "nonce_refresh_request",
+    "parse_aipkit_page", "read_cache_answer", "read_non_stream_answer", "read_nonce_answer", "read_page",
+    "read_reply", "refetch_url", "refresh", "refreshed", "site_error", "stream_request", "turn",
 ]
-
-_FORM = "application/x-www-form-urlencoded"
-_CONVERSATION_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass(frozen=True)
-class Request:
-    """One HTTP request as data: send ``method`` to :attr:`full_url` with :attr:`body`.
+class Reading:
+    """What the readers of a turn's reply need: the bot used and the bots the page shows."""
 
-    ``params`` (query) and ``data`` (form body) keep the order the page's
-    script uses. They hold the nonce, so the ``repr`` shows field names only.
-    """
-
-    method: str
-    url: str
-    params: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    data: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    headers: tuple[tuple[str, str], ...] = ()
-    stream: bool = False  # read the answer as an event stream (never retry or redirect it)
-
-    @property
-    def full_url(self) -> str:
-        """``url`` with ``params`` appended to its query."""
-        if not self.params:
-            return self.url
-        parts = urlsplit(self.url)
-        query = "&".join(q for q in (parts.query, urlencode(self.params)) if q)
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-
-    @property
-    def body(self) -> bytes:
-        """``data`` encoded as ``application/x-www-form-urlencoded`` (empty for a GET)."""
-        return urlencode(self.data).encode("ascii") if self.data else b""
-
-    def __repr__(self) -> str:
-        names = [name for name, _ in self.params] or [name for name, _ in self.data]
-        return f"Request({self.method} {self.url} fields={names})"
+    bot_id: int | None = None
+    bot_ids: tuple[int, ...] = ()
 
 
-def new_session_id() -> str:
-    """A new guest identity (UUIDv4), as the page's script makes one. Keep it per client."""
-    return str(uuid.uuid4())
+def read_page(html: str, page_url: str) -> AipkitSite:
+    """The bots, nonce and version of an AIPKit page (see :func:`.aipkit_page.parse_aipkit_page`)."""
+    return parse_aipkit_page(html, page_url)
 
 
-def new_conversation_id() -> str:
-    """A new conversation id: a lowercase UUIDv4 (36 characters)."""
-    return str(uuid.uuid4())
+def _seam(request: Request, *, reply: bool, referer: str, context: Any = None) -> SeamRequest:
+    fields = request.data if request.method == "POST" else request.params
+    # A Referer like the page's own script sends; never an Origin (the plugin's
+    # Origin check refuses any host but its siteurl's, and a missing one passes).
+    headers = {**dict(request.headers), "Referer": referer}
+    return SeamRequest(request.method, request.url, fields, headers, reply=reply, context=context)
 
 
-def _ms() -> int:
-    return int(time.time() * 1000)
+def turn(
+    site: AipkitSite, message: str, *, client_id: str = "", history: Sequence[Mapping[str, Any]] = (),
+    session_id: str = "", conversation_id: str | None = None, bot_id: int | None = None,
+    system: str | None = None,
+) -> Turn:
+    """The cache POST, then (sent its answer) the stream GET of one turn.
 
-
-def client_message_id(bot_id: int, *, now_ms: int | None = None, rng: random.Random | None = None) -> str:
-    """``aipkit-client-msg-{bot}-{ms}-{5 base36}``, the id the page's script gives a user message."""
-    pick = (rng or random).choice
-    suffix = "".join(pick(_BASE36) for _ in range(5))
-    return f"aipkit-client-msg-{bot_id}-{_ms() if now_ms is None else now_ms}-{suffix}"
-
-
-def _check_bot(bot_id: int) -> None:
-    if isinstance(bot_id, bool) or not isinstance(bot_id, int):
-        raise MessageTypeError(f"bot_id must be an int, not {type(bot_id).__name__}")
-    if bot_id <= 0:
-        raise InvalidRequestError(f"bot_id must be a positive integer, got {bot_id}")
-
-
-def _check_message(message: str) -> None:
-    if not isinstance(message, str):
-        raise MessageTypeError(f"the message must be a str, not {type(message).__name__}")
-    if message in ("", "0"):
-        # PHP's empty(): the site answers "Data to cache ... cannot be empty." for both.
-        raise InvalidMessagesError(f"the message {message!r} counts as empty on AIPKit sites; send some text")
-    try:
-        message.encode("utf-8")
-    except UnicodeEncodeError:
-        # The site turns a message with invalid UTF-8 into "" (wp_check_invalid_utf8).
-        raise InvalidMessagesError("the message is not valid Unicode text (lone surrogates)") from None
-
-
-def _check_ids(session_id: str, conversation_id: str) -> None:
-    if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
-        raise InvalidRequestError("session_id must be a non-empty string of at most 64 characters")
-    if not isinstance(conversation_id, str) or not _CONVERSATION_RE.fullmatch(conversation_id):
-        raise InvalidRequestError("conversation_id must be a lowercase UUID of 36 characters")
-
-
-def cache_request(
-    ajax_url: str, nonce: str, bot_id: int, message: str, *, client_msg_id: str | None = None
-) -> Request:
-    """Step 1 of a turn: POST the new message; the answer holds its ``cache_key``.
-
-    Raises (before any I/O):
-        MessageTypeError: ``message`` is not a str, ``bot_id`` not an int.
-        InvalidMessagesError: the message is ``""`` or ``"0"`` (empty to the site).
-        InvalidRequestError: ``bot_id`` is not positive.
-
-    Example:
-        >>> request = cache_request(site.ajax_url, site.nonce, 5, "Hello")  # doctest: +SKIP
-        >>> session.post(request.url, data=request.body, headers=dict(request.headers))  # doctest: +SKIP
-    """
-    _check_bot(bot_id)
-    _check_message(message)
-    return Request(
-        "POST",
-        ajax_url,
-        data=(
-            ("action", CACHE_ACTION),
-            ("_ajax_nonce", nonce),
-            ("bot_id", str(bot_id)),
-            ("message", message),
-            ("user_client_message_id", client_msg_id or client_message_id(bot_id)),
-        ),
-        headers=(("Accept", "application/json, */*;q=0.1"), ("Content-Type", _FORM)),
-    )
-
-
-def stream_request(
-    ajax_url: str,
-    nonce: str,
-    bot_id: int,
-    cache_key: str,
-    *,
-    session_id: str,
-    conversation_id: str,
-    post_id: int = 0,
-    now_ms: int | None = None,
-) -> Request:
-    """Step 2 of a turn: GET the answer as an event stream, once per ``cache_key``.
-
-    The query is in the script's order; ``post_id`` only when above 0.
+    ``history`` is not sent: the server keeps it under ``session_id`` and
+    ``conversation_id`` (``None``: a new conversation for this one turn).
+    ``system`` goes in front of the message (a conversation's first turn).
 
     Raises:
-        InvalidRequestError: a malformed ``session_id`` or ``conversation_id``.
+        MessageTypeError, InvalidRequestError: a bad ``bot_id`` or ids (before any request).
+        NonceExpiredError, SiteConfigurationError...: the cache step's error (see :func:`read_cache_answer`).
     """
-    _check_bot(bot_id)
-    _check_ids(session_id, conversation_id)
-    params = [
-        ("action", STREAM_ACTION),
-        ("cache_key", cache_key),
-        ("bot_id", str(bot_id)),
-        ("session_id", session_id),
-        ("conversation_uuid", conversation_id),
-    ]
-    if post_id > 0:
-        params.append(("post_id", str(post_id)))
-    params += [("_ts", str(_ms() if now_ms is None else now_ms)), ("_ajax_nonce", nonce)]
-    return Request(
-        "GET",
-        ajax_url,
-        params=tuple(params),
-        headers=(("Accept", "text/event-stream"), ("Cache-Control", "no-cache")),
-        stream=True,
+    bot = site.choose_bot(bot_id)
+    if system:
+        message = format_prompt([{"role": "system", "content": system}, {"role": "user", "content": message}])
+    referer = site.page_url or site.ajax_url
+    cache = cache_request(site.ajax_url, site.nonce, bot, message)
+    answer = yield _seam(cache, reply=False, referer=referer)
+    key = read_cache_answer(answer.status, answer.headers, answer.body)
+    stream = stream_request(
+        site.ajax_url, site.nonce, bot, key, session_id=session_id or client_id,
+        conversation_id=conversation_id or new_conversation_id(), post_id=site.post_id,
     )
+    yield _seam(stream, reply=True, referer=referer, context=Reading(bot, site.bot_ids))
 
 
-def nonce_refresh_request(ajax_url: str, bot_id: int) -> Request:
-    """POST ``aipkit_get_frontend_chat_nonce`` for a fresh nonce (plugin 2.3.41+; needs none)."""
-    _check_bot(bot_id)
-    return Request(
-        "POST",
-        ajax_url,
-        data=(("action", NONCE_ACTION), ("bot_id", str(bot_id))),
-        headers=(("Accept", "application/json, */*;q=0.1"), ("Content-Type", _FORM)),
-    )
+def check_status(status: int, headers: Mapping[str, str], body: bytes, redact: Redact = same) -> None:
+    """Raise the typed error of an answer whose status is not 200 (the site's JSON envelope first)."""
+    if 200 <= status < 300:
+        check_common(status, headers, body, redact)  # a challenge served with 200
+        return
+    if status == 400 and body.strip() == b"0":
+        raise EndpointGoneError(
+            "admin-ajax.php answered '0' (HTTP 400): the site has no such AIPKit action — "
+            "it is not AI Puffer 2.3+ (or not this action's version range), or a firewall rewrote the request"
+        )
+    envelope = _envelope(body, redact)
+    if envelope is not None and envelope.get("success") is not True:
+        raise _error_of(status, headers, envelope, redact)
+    check_common(status, headers, body, redact)
 
 
-def non_stream_request(
-    ajax_url: str,
-    nonce: str,
-    bot_id: int,
-    message: str,
-    *,
-    session_id: str,
-    conversation_id: str,
-    post_id: int = 0,
-    era: Era | None = None,
-) -> Request:
-    """The one-piece turn of plugin 2.3 to 2.4.0 (``aipkit_frontend_chat_message``).
+def _turn_events(context: Any, redact: Redact) -> TurnEvents:
+    reading = context if isinstance(context, Reading) else Reading()
+    return TurnEvents(bot_id=reading.bot_id, bot_ids=reading.bot_ids, redact=redact)
+
+
+def iter_text(chunks: Iterable[bytes], redact: Redact = same, context: Any = None) -> Iterator[str]:
+    """The reply's text pieces as the stream delivers them; one typed error, or
+    :class:`~chatgpt4o.StreamTruncatedError` when it ends without ``done``.
+
+    Several bot messages in one stream (a trigger's reply, then the model's)
+    are joined with a blank line; a ``warning`` shows as ``*text*``.
+    """
+    return iter_stream_deltas(chunks, _turn_events(context, redact))
+
+
+def read_reply(
+    status: int, headers: Mapping[str, str], body: bytes, redact: Redact = same, context: Any = None,
+) -> str:
+    """The whole reply of a stream step's answer read to its end, or one typed error."""
+    check_stream_answer(status, headers, body[:65536], redact=redact)
+    return "".join(iter_text([body], redact, context))
+
+
+def refresh(site: AipkitSite) -> SeamRequest | None:
+    """The nonce refresh POST (2.3.41+); ``None`` before: read the page again (:func:`refetch_url`)."""
+    if not site.era.nonce_refresh:
+        return None
+    request = nonce_refresh_request(site.ajax_url, site.default_bot.id)
+    return _seam(request, reply=False, referer=site.page_url or site.ajax_url)
+
+
+def refreshed(site: AipkitSite, answer: Answer, redact: Redact = same) -> AipkitSite:
+    """``site`` with the nonce of the refresh answer (one nonce serves every bot).
 
     Raises:
-        InvalidRequestError: ``era`` is given and has no such action (2.4.1+),
-            or the ids are malformed; the message checks of :func:`cache_request`.
+        EndpointGoneError: the site has no refresh action after all (400 ``0``).
     """
-    if era is not None and not era.non_stream:
-        raise InvalidRequestError(f"plugin era {era.name} has no one-piece chat action; stream instead")
-    _check_bot(bot_id)
-    _check_message(message)
-    _check_ids(session_id, conversation_id)
-    data = [
-        ("action", NON_STREAM_ACTION),
-        ("_ajax_nonce", nonce),
-        ("bot_id", str(bot_id)),
-        ("session_id", session_id),
-        ("conversation_uuid", conversation_id),
-    ]
-    if post_id > 0:
-        data.append(("post_id", str(post_id)))
-    data.append(("message", message))
-    return Request(
-        "POST", ajax_url, data=tuple(data),
-        headers=(("Accept", "application/json, */*;q=0.1"), ("Content-Type", _FORM)),
-    )
+    nonce = read_nonce_answer(answer.status, answer.headers, answer.body, redact=redact)
+    if nonce is None:
+        raise EndpointGoneError(f"the site has no {NONCE_ACTION} action (plugin before 2.3.41)")
+    return replace(site, nonce=nonce)
 
 
-def cache_busting_url(page_url: str, *, now_ms: int | None = None) -> str:
-    """``page_url`` with a query that page caches have not seen (to refetch a stale nonce, < 2.3.41)."""
-    parts = urlsplit(page_url)
-    token = f"aipkit_nocache={_ms() if now_ms is None else now_ms}"
-    query = "&".join(q for q in (parts.query, token) if q)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
+def refetch_url(site: AipkitSite) -> str:
+    """The page again, with a query page caches have not seen (a cached page holds the stale nonce)."""
+    return cache_busting_url(site.page_url)
+

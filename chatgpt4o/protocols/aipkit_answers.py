@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .._answer import decode_json_body, parse_retry_after
+from .._answer import check_status, decode_json_body, parse_retry_after
 from ..exceptions import (
     EndpointGoneError,
     MalformedResponseError,
@@ -24,7 +24,6 @@ from ..exceptions import (
     TokenLimitError,
     UpstreamError,
 )
-from ._wpaicg_reply import check_status
 from .aipkit_events import ORIGIN_HINT, SITE_BROKEN, site_error
 
 __all__ = [
@@ -128,7 +127,7 @@ def read_cache_answer(status: int, headers: Mapping[str, str], body: bytes, *, r
         SiteConfigurationError: the Origin check refused (``embed_not_available``,
             ``cors_denied``) or the site's cache is broken (5xx codes).
         EmptyMessageError: ``empty_data_to_cache``.
-        ChallengeError, HTTPStatusError...: non-JSON answers (see :func:`chatgpt4o.protocols.wpaicg.check_status`).
+        ChallengeError, HTTPStatusError...: non-JSON answers (see :func:`chatgpt4o._answer.check_status`).
         MalformedResponseError: a 2xx answer without a cache key.
     """
     if status == 400 and body.strip() == b"0":

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..exceptions import (
     BotNotFoundError,
+    CacheMissError,
     ChallengeError,
     Chatgpt4oError,
     EmptyMessageError,
@@ -48,13 +49,6 @@ MESSAGE_SEPARATOR = "\n\n"
 
 def _same(text: str) -> str:
     return text
-
-
-class CacheMissError(ResponseError):
-    """The stream step found no cached message (unknown, used or expired ``cache_key``).
-
-    Retry once by redoing *both* steps: a cache key is single-use.
-    """
 
 
 ORIGIN_HINT = (

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
 from ..exceptions import InvalidConfigError, MessageTypeError, TokensNotFoundError
 from ..page import _ATTR_RE, _tag_around
+from .base import Site
 
 __all__ = [
     "ERAS",
@@ -98,17 +99,24 @@ class BotInfo:
     stream_enabled: bool = True  # False only on 2.3-2.4.0 bots that answer in one piece
 
 
-@dataclass(frozen=True)
-class AipkitSite:
-    """What an AIPKit page tells a client. The nonce is left out of the ``repr``."""
+@dataclass(frozen=True, kw_only=True)
+class AipkitSite(Site):
+    """What an AIPKit page tells a client. The nonce is left out of the ``repr``.
 
-    page_url: str
-    ajax_url: str
-    nonce: str = field(repr=False)
+    ``plugin_version`` is None when the page does not say; ``era`` is then
+    bounded from what the page shows.
+    """
+
+    protocol: ClassVar[str] = "aipkit"
+
     post_id: int
-    plugin_version: str | None  # None when the page does not say
     era: Era
     bots: tuple[BotInfo, ...]
+
+    @property
+    def era_name(self) -> str:
+        """The first plugin version of the era (``"2.4.1"``...)."""
+        return self.era.name
 
     @property
     def default_bot(self) -> BotInfo:

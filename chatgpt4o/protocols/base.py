@@ -26,7 +26,15 @@ of each intermediate one; the last request it yields has ``reply=True``::
     request = next(steps)
     while not request.reply:
         request = steps.send(answer_of(request))      # the client's I/O
-    pieces = generation.iter_text(chunks_of(request))  # or read_reply(...)
+    pieces = generation.iter_text(chunks_of(request), redact, request.context)  # or read_reply(...)
+
+A turn also takes who asks and where: ``session_id`` and ``conversation_id``
+(2.x keeps the history on the server under these), ``bot_id`` (2.x: any bot
+of the site; 1.x has the page's one) and ``system`` (instructions to put in
+front of the first message of a conversation where the history is not sent
+by the client). A generation ignores what it has no use for. ``context`` on
+the last request is opaque to the client and handed back to the readers
+(2.x: the bot used and the page's bot ids, for the error that names them).
 
 1.x yields one POST (``reply=True``; JSON or an event stream). 2.x yields
 the cache POST (``reply=False``), reads ``cache_key`` from the answer it is
@@ -70,8 +78,8 @@ class Site:
     plugin_version: str | None = None
 
     @property
-    def era(self) -> str:
-        """A guess at the plugin's protocol era from its version (see :func:`chatgpt4o.page.plugin_era`)."""
+    def era_name(self) -> str:
+        """The plugin's protocol era, as a short name (1.x: :func:`chatgpt4o.page.plugin_era`)."""
         return plugin_era(self.plugin_version)
 
 
@@ -84,6 +92,7 @@ class Request:
     fields: Sequence[tuple[str, str]]  # POST: the urlencoded body; GET: the query string
     headers: Mapping[str, str]
     reply: bool = True  # the answer is the reply (else: read whole and sent back into the turn)
+    context: Any = field(default=None, compare=False)  # handed back to the readers; opaque to the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,21 +115,26 @@ class Generation(Protocol):
 
     def turn(
         self, site: Any, message: str, *, client_id: str, history: Sequence[Mapping[str, Any]] = (),
+        session_id: str = "", conversation_id: str | None = None, bot_id: int | None = None,
+        system: str | None = None,
     ) -> Turn:
         """The requests of one turn (see the module docstring).
 
-        ``client_id`` is the stable identity of the asker (1.x
-        ``wpaicg_chat_client_id``; 2.x ``session_id``); ``history`` is the
-        conversation so far in the 1.x site format (2.x keeps it server-side).
+        ``client_id`` is the 1.x ``wpaicg_chat_client_id``, ``session_id``
+        the 2.x guest identity; ``history`` is the conversation so far in the
+        1.x site format (2.x keeps it server-side under ``session_id`` and
+        ``conversation_id``; ``None``: a new conversation for this turn).
         """
 
     def check_status(self, status: int, headers: Mapping[str, str], body: bytes, redact: Redact) -> None:
         """Raise the typed error of a non-200 answer (or a challenge); return for other 2xx."""
 
-    def read_reply(self, status: int, headers: Mapping[str, str], body: bytes, redact: Redact) -> str:
+    def read_reply(
+        self, status: int, headers: Mapping[str, str], body: bytes, redact: Redact, context: Any = None,
+    ) -> str:
         """The reply text of a complete answer to a ``reply`` request, or one typed error."""
 
-    def iter_text(self, chunks: Iterable[bytes], redact: Redact) -> Iterator[str]:
+    def iter_text(self, chunks: Iterable[bytes], redact: Redact, context: Any = None) -> Iterator[str]:
         """The reply text of an event stream, piece by piece, or one typed error."""
 
     def refresh(self, site: Any) -> Request | None:
@@ -128,3 +142,6 @@ class Generation(Protocol):
 
     def refreshed(self, site: Any, answer: Answer, redact: Redact) -> Site:
         """``site`` with the nonce the :func:`refresh` answer carries."""
+
+    def refetch_url(self, site: Any) -> str | None:
+        """Where to read the page again for a fresh nonce (``None``: the configured page)."""

@@ -39,7 +39,8 @@ from .base import Answer, Request, Site, Turn
 
 __all__ = [
     "ACTION", "DATA_MISSING", "ChatTokens", "build_form", "check_status", "encode_form", "iter_text",
-    "new_client_id", "parse_page", "read_page", "read_reply", "refresh", "refreshed", "reply_from_payload", "turn",
+    "new_client_id", "parse_page", "read_page", "read_reply", "refetch_url", "refresh", "refreshed",
+    "reply_from_payload", "turn",
 ]
 
 ACTION = "wpaicg_chat_shortcode_message"
@@ -74,6 +75,11 @@ class ChatTokens(Site):
     stream: bool = False
     memory_limit: int | None = None
     assistant_enabled: bool = False
+
+    @property
+    def era(self) -> str:
+        """A guess at the plugin's protocol era from its version (see :func:`chatgpt4o.page.plugin_era`)."""
+        return self.era_name
 
     @property
     def identity(self) -> str:
@@ -271,8 +277,15 @@ def encode_form(fields: Sequence[tuple[str, str]]) -> bytes:
 
 def turn(
     site: ChatTokens, message: str, *, client_id: str, history: Sequence[Mapping[str, Any]] = (),
+    session_id: str = "", conversation_id: str | None = None, bot_id: int | None = None,
+    system: str | None = None,
 ) -> Turn:
-    """One POST of the chat form; its answer is the reply (JSON or an event stream)."""
+    """One POST of the chat form; its answer is the reply (JSON or an event stream).
+
+    The page has one bot and the history travels with each turn (where a
+    conversation also carries its ``system`` prompt), so ``session_id``,
+    ``conversation_id``, ``bot_id`` and ``system`` are not used.
+    """
     fields = build_form(site, message, client_id=client_id, chat_id=secrets.randbelow(100000) + 1, history=history)
     yield Request("POST", site.ajax_url, fields, {
         "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
@@ -290,3 +303,8 @@ def refresh(site: ChatTokens) -> Request | None:
 def refreshed(site: ChatTokens, answer: Answer, redact: Redact = same) -> ChatTokens:
     """Never called for 1.x (:func:`refresh` asks for no request); the site as it was."""
     return site
+
+
+def refetch_url(site: ChatTokens) -> str | None:
+    """The configured page, as it was read the first time."""
+    return None
