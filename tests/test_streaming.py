@@ -190,13 +190,21 @@ def test_a_stream_cut_short_by_a_clean_close_is_a_failure_never_the_answer(
     with Client(emu.base_url, max_retries=0, timeout=WAIT) as client:
         client.inspect()
         chat = client.chat()
-        stopper = threading.Timer(0.45, emu.stop)
+
+        def stop_mid_answer() -> None:
+            # Counted from the post's arrival: the answer's ten words take 1 s.
+            while emu.stats["ajax_posts"] < 1:
+                threading.Event().wait(0.01)
+            threading.Event().wait(0.45)
+            emu.stop()
+
+        stopper = threading.Thread(target=stop_mid_answer, daemon=True)
         stopper.start()
         try:
             with pytest.raises(e.StreamTruncatedError, match="end marker"):
                 chat.ask("hi")
         finally:
-            stopper.join()
+            stopper.join(WAIT)
         assert chat.history == []
 
 
