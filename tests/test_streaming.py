@@ -411,6 +411,18 @@ def test_a_stream_without_its_end_marker_is_truncated(answer: Answer) -> None:
         assert "".join(pieces) in ("", "cut short")
 
 
+def test_a_stream_truncated_before_any_text_is_retried() -> None:
+    def answer(sock: socket.socket, site: ScriptedSite) -> None:
+        if site.posts == 1:
+            sock.sendall(SSE_HEAD + b": keep-alive\n\n")  # then a clean close, no end marker
+        else:
+            sock.sendall(SSE_HEAD + delta("whole") + b"data: [DONE]\n\n")
+
+    with ScriptedSite(answer) as site, Client(site.base_url, max_retries=1, timeout=WAIT, sleep=lambda _s: None) as client:
+        assert list(client.stream("hi")) == ["whole"]
+        assert site.posts == 2
+
+
 def test_flag_after_model_text_started_still_raises() -> None:
     """A flag event wins even when the stream carries model text around it."""
     flag = b'data: {"msg":"You are not allowed to access this feature.","ipBanned":true}\n\n'
