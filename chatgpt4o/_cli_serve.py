@@ -20,6 +20,7 @@ from typing import Any
 
 from . import exceptions as exc
 from ._cli_base import site_url
+from ._impersonate import add_cli_option
 
 __all__ = ["add_parser", "run"]
 
@@ -53,6 +54,7 @@ def add_parser(subparsers: Any) -> None:
     shared("--emulator", action="store_true", help="serve the bundled site emulator (offline)")
     shared("--emulator-stream", action="store_true", help="with --emulator: the emulated site streams")
     shared("--emulator-era", metavar="ERA", help="with --emulator: plugin era to emulate")
+    add_cli_option(_without_default(shared))
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
     parser.add_argument("--api-key", default=None, metavar="KEY",
@@ -60,6 +62,15 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--bot-id", type=int, default=None, metavar="N",
                         help="the bot that answers the plain model names (default: the page's own)")
     parser.set_defaults(run=run)
+
+
+def _without_default(add: Any) -> Any:
+    """``add`` ignoring a ``default=``: a shared option keeps SUPPRESS (a value given before the command)."""
+
+    def wrapped(*flags: str, default: object = None, **kwargs: Any) -> None:
+        add(*flags, **kwargs)
+
+    return wrapped
 
 
 class _Terminated(Exception):
@@ -115,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(
             base_url=site, bot_id=args.bot_id, api_key=args.api_key, timeout=getattr(args, "timeout", None),
             proxy=getattr(args, "proxy", None), max_retries=getattr(args, "retries", None),
+            impersonate=getattr(args, "impersonate", None),
         )
         stack.callback(app.close)
         try:

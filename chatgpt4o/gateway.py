@@ -333,6 +333,7 @@ def create_app(
     bot_id: int | None = None,
     api_key: str | None = None,
     timeout: float | None = None,
+    impersonate: str | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     env: Mapping[str, str] | None = None,
     **client_options: Any,
@@ -347,6 +348,8 @@ def create_app(
             else the page's own bot); needs a client with per-call bot selection.
         api_key: when set (default: ``$CHATGPT4O_API_KEY``), every request must carry
             ``Authorization: Bearer <api_key>``.
+        impersonate: ``"chrome"``, ``"firefox"``, ``"safari"`` or ``"edge"``: the site sees that
+            browser's TLS fingerprint and headers (the ``browser`` extra; as ``Client(impersonate=)``).
         max_body_bytes: larger request bodies are answered 413 unread.
         env: the environment to read (default ``os.environ``).
 
@@ -384,8 +387,8 @@ def create_app(
 
         if bot_id is not None and _accepts_bot_id(Client):
             client_options["bot_id"] = bot_id
-        client = Client(base_url, timeout=timeout, **client_options)
-    elif base_url is not None or timeout is not None or client_options:
+        client = Client(base_url, timeout=timeout, impersonate=impersonate, **client_options)
+    elif base_url is not None or timeout is not None or impersonate is not None or client_options:
         raise InvalidConfigError("give either a client or the settings to make one, not both")
     try:
         return Gateway(client, api_key=api_key, bot_id=bot_id, owns_client=owns, max_body_bytes=max_body_bytes)

@@ -33,10 +33,19 @@ from ._loopback import read_request
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator(era="1.8.96", tls=True, bot_check="tls") as emulator:
+#: Both plugin generations: the legacy shortcode (one POST per ask) and AIPKit (a cache POST,
+#: then a GET of the event stream).
+ERAS = ("1.8.96", "2.4.71")
+
+
+@pytest.fixture(scope="module", params=ERAS)
+def emu(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    with Emulator(era=request.param, tls=True, bot_check="tls") as emulator:
         yield emulator
+
+
+def _requests_per_ask(emu: Emulator) -> int:
+    return 2 if emu.config.era.startswith("2.") else 1
 
 
 def test_default_client_is_challenged(emu: Emulator) -> None:
@@ -45,6 +54,15 @@ def test_default_client_is_challenged(emu: Emulator) -> None:
         client.ask("hi")
     assert emu.stats["challenged_connections"] > before
     assert emu.stats["status_counts"][403] >= 1
+
+
+def test_challenge_then_answer_on_the_same_site(emu: Emulator) -> None:
+    # The same ask, the same site: only the transport differs.
+    with Client(emu.page_url, verify=emu.ca_file, max_retries=0) as plain, pytest.raises(ChallengeError):
+        plain.ask("same question")
+    with Client(emu.page_url, verify=emu.ca_file, max_retries=0, impersonate="chrome") as browser:
+        assert browser.ask("same question") == "echo: same question"
+        assert "".join(browser.stream("streamed too")) == "echo: streamed too"
 
 
 @pytest.mark.parametrize("target", ["chrome", "firefox", "safari", "edge", "chrome131", "safari18_0"])
@@ -84,10 +102,11 @@ def test_missing_extra_names_the_pip_command(emu: Emulator, monkeypatch: pytest.
 def test_warm_asks_reuse_the_connection(emu: Emulator) -> None:
     with Client(emu.page_url, impersonate="chrome", verify=emu.ca_file) as client:
         client.ask("warm up")
-        before = emu.stats["connections"]
+        before, requests_before = emu.stats["connections"], emu.stats["requests"]
         for i in range(100):
             assert client.ask(f"q{i}") == f"echo: q{i}"
         assert emu.stats["connections"] == before
+        assert emu.stats["requests"] - requests_before == 100 * _requests_per_ask(emu)
 
 
 def test_concurrent_asks(emu: Emulator) -> None:
@@ -126,16 +145,18 @@ def test_cookies_are_sent(emu: Emulator) -> None:
     assert "cf_clearance=clearance-value-123" in emu.requests[-1]["headers"]["cookie"]
 
 
-def test_deadline_is_respected() -> None:
+@pytest.mark.parametrize("era", ERAS)
+def test_deadline_is_respected(era: str) -> None:
     # Without the deadline the ask would succeed after the latency.
-    with Emulator(era="1.8.96", tls=True, latency=30.0) as slow, Client(
+    with Emulator(era=era, tls=True, latency=30.0) as slow, Client(
         slow.page_url, impersonate="chrome", verify=slow.ca_file, timeout=0.5, max_retries=0
     ) as client, pytest.raises(APITimeoutError):
         client.ask("hi")
 
 
-def test_stopping_a_stream_early_frees_the_transfer() -> None:
-    with Emulator(era="1.8.96", tls=True, stream=True, latency=0.2, reply="one two three four five six") as site, Client(
+@pytest.mark.parametrize("era", ERAS)
+def test_stopping_a_stream_early_frees_the_transfer(era: str) -> None:
+    with Emulator(era=era, tls=True, stream=True, latency=0.2, reply="one two three four five six") as site, Client(
         site.page_url, impersonate="chrome", verify=site.ca_file
     ) as client:
         pieces = client.stream("hi")
@@ -201,64 +222,90 @@ def test_proxy_is_used_with_its_credentials(emu: Emulator) -> None:
 # -- streaming with the server waiting for the client ------------------------------------
 
 
-def test_stream_yields_each_event_as_it_arrives() -> None:
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def _events(era: str) -> tuple[bytes, bytes, bytes]:
+    """The stream in three parts: up to the first delta, the second delta, the rest and the end."""
+    if era.startswith("2."):
+        # AIPKit: a GET of the event stream, a comment of 4096 spaces first (2.3.93+)
+        def delta(text: str) -> bytes:
+            return _chunk(('data: {"delta":"' + text + '"}\n\n').encode())
+
+        start = _chunk(b":" + b" " * 4096 + b"\n\n") + _chunk(
+            b'event: message_start\ndata: {"message_id":"aipkit-msg-66f1c2a3b4c5d4.12345678"}\n\n')
+        end = _chunk(b'event: done\ndata: {"finished":true}\n\n')
+    else:
+        def delta(text: str) -> bytes:
+            return _chunk(('data: {"choices":[{"delta":{"content":"' + text + '"}}]}\n\n').encode())
+
+        start, end = b"", _chunk(b"data: [DONE]\n\n")  # a 1.x stream always ends with [DONE]
+    return start + delta("first"), delta(" second"), delta(" third") + end + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_stream_yields_each_event_as_it_arrives(era: str) -> None:
     """The server holds the second event until the client has the first: a client that
     buffered the body would only see the first event after the server gave up waiting."""
-    with Emulator(era="1.8.96", tls=True, stream=True) as site:  # for its page and its certificate
-        _serve_held_back_stream(site)
+    with Emulator(era=era, tls=True, stream=True) as site:  # for its page and its certificate
+        _serve_held_back_stream(site, era)
 
 
-def _serve_held_back_stream(site: Emulator) -> None:
+def _serve_held_back_stream(site: Emulator, era: str) -> None:
     page = site.render_page()
     certfile = site.ca_file
     assert certfile is not None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certfile, os.path.join(os.path.dirname(certfile), "key.pem"))
     release, sent_second = threading.Event(), threading.Event()
-    seen: dict[str, bytes] = {}
+    heads: list[bytes] = []
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-
-    def event(text: str) -> bytes:
-        data = ('data: {"choices":[{"delta":{"content":"' + text + '"}}]}\n\n').encode()
-        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+    first, second, rest = _events(era)
+    stream_head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+                   b"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n\r\n")
 
     def serve() -> None:
         raw, _ = listener.accept()
         with context.wrap_socket(raw, server_side=True) as conn:
             conn.settimeout(10)
-            head, _ = read_request(conn)  # the page
+            read_request(conn)  # the page
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=UTF-8\r\n"
                          b"Set-Cookie: wp_visit=v-42; path=/\r\n"
                          + f"Content-Length: {len(page)}\r\n\r\n".encode() + page)
-            head, _ = read_request(conn)  # the chat POST
-            seen["post"] = head
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                         b"Transfer-Encoding: chunked\r\n\r\n" + event("first"))
+            if era.startswith("2."):  # step 1: the message goes to the cache
+                heads.append(read_request(conn)[0])
+                body = b'{"success":true,"data":{"cache_key":"aipkit_sse_AbCdEfGhIjKlMnOpQrStUvWxYz012345"}}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=UTF-8\r\n"
+                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            heads.append(read_request(conn)[0])  # the stream
+            conn.sendall(stream_head + first)
             release.wait(5)
-            conn.sendall(event(" second"))
+            conn.sendall(second)
             sent_second.set()
-            done = b"data: [DONE]\n\n"  # a 1.x stream always ends with it
-            conn.sendall(event(" third") + f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
+            conn.sendall(rest)
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
     try:
         with Client(f"https://127.0.0.1:{port}/", impersonate="chrome", verify=certfile, timeout=20) as client:
             pieces = client.stream("hi")
-            first = next(pieces)
+            got = next(pieces)
             got_first_before_second = not sent_second.is_set()
             release.set()
-            rest = list(pieces)
+            others = list(pieces)
     finally:
         release.set()
         server.join(10)
         listener.close()
-    assert first == "first"
+    assert got == "first"
     assert got_first_before_second
-    assert rest == [" second", " third"]
-    assert seen["post"].startswith(b"POST /wp-admin/admin-ajax.php ")
-    assert b"wp_visit=v-42" in seen["post"]  # the page's cookie came back with the POST
+    assert others == [" second", " third"]
+    assert heads[0].startswith(b"POST /wp-admin/admin-ajax.php ")
+    if era.startswith("2."):
+        assert heads[1].startswith(b"GET /wp-admin/admin-ajax.php?action=aipkit_frontend_chat_stream&cache_key=")
+    assert all(b"wp_visit=v-42" in head for head in heads)  # the page's cookie came back each time
 
 
 # -- the CLI and create_async ------------------------------------------------------------
