@@ -13,10 +13,11 @@ from ._impersonate import add_cli_option
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["add_common", "as_messages", "open_client"]
+__all__ = ["add_common", "as_messages", "client_options", "open_client", "site_url"]
 
 
-def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
+def add_common(parser: argparse.ArgumentParser, *, sub: bool, asks: bool = True) -> None:
+    """The options of every command (``asks=False``: only those of the site, for ``serve``)."""
     # The same options are accepted before and after the command. In the subparsers they
     # default to SUPPRESS so that an option given before the command is not overwritten.
     def add(*flags: str, **kwargs: Any) -> None:
@@ -24,8 +25,10 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
             kwargs["default"] = argparse.SUPPRESS
         parser.add_argument(*flags, **kwargs)
 
-    add("-m", "--model", default=None, help="model name (checked; the site picks its model itself)")
-    add("-s", "--system", default=None, metavar="TEXT", help="system prompt")
+    if asks:
+        add("-m", "--model", default=None, help="model name (checked; the site picks its model itself)")
+        add("-s", "--system", default=None, metavar="TEXT", help="system prompt")
+        add("--json", action="store_true", default=False, help="print one JSON object instead of text")
     add("--base-url", default=None, metavar="URL",
         help="the chat page (default: $CHATGPT4O_BASE_URL, else https://chatgpt4o.one)")
     add("--proxy", default=None, metavar="URL", help="proxy URL (default: $CHATGPT4O_PROXY)")
@@ -40,7 +43,6 @@ def add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     add("--ca-bundle", default=None, metavar="PATH",
         help="verify TLS with this CA bundle (PEM file or directory) instead of the system's")
     add("--insecure", action="store_true", default=False, help="do not verify TLS certificates")
-    add("--json", action="store_true", default=False, help="print one JSON object instead of text")
     add("-v", "--verbose", action="store_true", default=False, help="debug logs and tracebacks on stderr")
     add("--emulator", action="store_true", default=False,
         help="start the bundled site emulator in-process and use it (offline)")
@@ -89,13 +91,17 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
 
     with contextlib.ExitStack() as stack:
         base_url = site_url(args, stack)
-        client = stack.enter_context(
-            Client(base_url, timeout=args.timeout, proxy=args.proxy, max_retries=args.retries,
-                   impersonate=args.impersonate, bot_id=getattr(args, "bot_id", None),
-                   cookies=dict(getattr(args, "cookie", None) or ()),
-                   headers=dict(getattr(args, "header", None) or ()), verify=_verify(args))
-        )
-        yield client
+        yield stack.enter_context(Client(base_url, **client_options(args)))
+
+
+def client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`Client` keywords the common options give."""
+    return {
+        "timeout": getattr(args, "timeout", None), "proxy": getattr(args, "proxy", None),
+        "max_retries": getattr(args, "retries", None), "impersonate": getattr(args, "impersonate", None),
+        "bot_id": getattr(args, "bot_id", None), "cookies": dict(getattr(args, "cookie", None) or ()),
+        "headers": dict(getattr(args, "header", None) or ()), "verify": _verify(args),
+    }
 
 
 #: The plugin era ``--emulator`` starts when ``--emulator-era`` is not given.

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from . import exceptions as exc
-from ._cli_base import site_url
-from ._impersonate import add_cli_option
+from ._cli_base import add_common, client_options, site_url
 
 __all__ = ["add_parser", "run"]
 
@@ -42,35 +41,12 @@ def add_parser(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
-    # Options the top-level parser may also have: SUPPRESS keeps a value given before the command.
-    def shared(*flags: str, **kwargs: Any) -> None:
-        parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
-
-    shared("--base-url", metavar="URL", help="the chat page (default: $CHATGPT4O_BASE_URL, else https://chatgpt4o.one)")
-    shared("--timeout", type=float, metavar="SECONDS", help="seconds one answer may take in all (default 120)")
-    shared("--proxy", metavar="URL", help="proxy URL for the site (default: $CHATGPT4O_PROXY)")
-    shared("--retries", type=int, metavar="N", help="retries of transient site failures (default 2)")
-    shared("-v", "--verbose", action="store_true", help="debug logs on stderr")
-    shared("--emulator", action="store_true", help="serve the bundled site emulator (offline)")
-    shared("--emulator-stream", action="store_true", help="with --emulator: the emulated site streams")
-    shared("--emulator-era", metavar="ERA", help="with --emulator: plugin era to emulate")
-    add_cli_option(_without_default(shared))
+    add_common(parser, sub=True, asks=False)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
     parser.add_argument("--api-key", default=None, metavar="KEY",
                         help="require 'Authorization: Bearer KEY' (default: $CHATGPT4O_API_KEY)")
-    parser.add_argument("--bot-id", type=int, default=None, metavar="N",
-                        help="the bot that answers the plain model names (default: the page's own)")
     parser.set_defaults(run=run)
-
-
-def _without_default(add: Any) -> Any:
-    """``add`` ignoring a ``default=``: a shared option keeps SUPPRESS (a value given before the command)."""
-
-    def wrapped(*flags: str, default: object = None, **kwargs: Any) -> None:
-        add(*flags, **kwargs)
-
-    return wrapped
 
 
 class _Terminated(Exception):
@@ -123,11 +99,8 @@ def run(args: argparse.Namespace) -> int:
         )
     with contextlib.ExitStack() as stack:
         site = site_url(args, stack)
-        app = create_app(
-            base_url=site, bot_id=args.bot_id, api_key=args.api_key, timeout=getattr(args, "timeout", None),
-            proxy=getattr(args, "proxy", None), max_retries=getattr(args, "retries", None),
-            impersonate=getattr(args, "impersonate", None),
-        )
+        # --bot-id: the bot that answers the plain model names (default: the page's own).
+        app = create_app(base_url=site, api_key=args.api_key, **client_options(args))
         stack.callback(app.close)
         try:
             server = make_server(app, args.host, args.port)

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from chatgpt4o.cli import main
+from chatgpt4o.emulator import Emulator
 
 from ._loopback import chatgpt4o_command
 
@@ -100,3 +101,17 @@ def test_serve_says_when_the_port_is_taken(capsys: pytest.CaptureFixture[str]) -
         port = taken.getsockname()[1]
         assert main(["serve", "--base-url", "http://127.0.0.1:9/", "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_serve_takes_the_connection_options_of_the_other_commands() -> None:
+    # --ca-bundle, --cookie and --header reach the site, as for `chatgpt4o ask`.
+    with Emulator(tls=True) as site:
+        assert site.ca_file is not None
+        with serving("serve", "--base-url", site.base_url, "--ca-bundle", site.ca_file, "--port", "0",
+                     "--cookie", "cf_clearance=from-the-browser", "--header", "X-Test: 1") as (proc, url):
+            api = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=30)
+            answer = api.chat.completions.create(model="gpt-4o-mini", messages=USER)
+            _stop(proc, signal.SIGTERM)
+        assert answer.choices[0].message.content == "echo: hello"
+        sent = site.requests[-1]["headers"]
+        assert "cf_clearance=from-the-browser" in sent.get("cookie", "") and sent.get("x-test") == "1"
