@@ -1,7 +1,7 @@
 """2.x (AIPKit) sites: what a turn of two requests costs, side by side with a plain ``requests`` loop.
 
     python benchmarks/aipkit.py            # full run: 5 rounds of 300 sequential asks per side, 5 rounds
-                                           # of the concurrent bursts; HTTP and HTTPS (about 2 minutes)
+                                           # of the concurrent bursts; HTTP and HTTPS (about 40 s)
     python benchmarks/aipkit.py --quick    # smoke run: 3 rounds of 100, 2 rounds of the bursts
 
 Figures, each over HTTP and HTTPS against the emulator's 2.4.71 site:
