@@ -128,6 +128,15 @@ class EmulatorProcess:
     def stats(self) -> dict[str, Any]:
         return dict(self._call("GET", "/__emulator__/stats"))
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the emulator's process has used so far; 0.0 where /proc is missing."""
+        try:
+            with open(f"/proc/{self._proc.pid}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def stop(self) -> None:
         if self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)

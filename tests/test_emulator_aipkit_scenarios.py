@@ -205,6 +205,30 @@ def test_cache_keys_expire_after_the_ttl() -> None:
         assert _stream_events(emu, key)[0] == ("error", {"error": "Cached message has expired."})
 
 
+
+def test_cache_latency_delays_the_cache_step_only(emu: Emulator) -> None:
+    client = ThirdPartyClient(emu.page_url)
+    emu.configure(latency=30.0)  # ``latency`` alone leaves the cache step immediate
+    assert client.cache("hi").json()["success"] is True
+    emu.configure(latency=0.0, cache_latency=30.0)
+    with pytest.raises(requests.ReadTimeout):
+        client.http.post(emu.ajax_url, data={"action": "aipkit_cache_sse_message", "bot_id": "5",
+                                             "_ajax_nonce": emu.current_nonce, "message": "hi"}, timeout=0.5)
+    assert client.refresh_nonce() and requests.get(emu.page_url, timeout=5).ok  # other requests: at once
+    emu.configure(cache_latency=0.0)
+    assert client.ask("again") == "echo: again"
+
+
+def test_cache_latency_option_and_validation() -> None:
+    from chatgpt4o.emulator.__main__ import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--era", "2.4.71", "--latency", "0.3", "--cache-latency", "0.3"])
+    config = config_from_args(args)
+    assert (config.latency, config.cache_latency) == (0.3, 0.3)
+    assert EmulatorConfig().cache_latency == 0.0
+    with pytest.raises(ValueError, match="cache_latency"):
+        EmulatorConfig(cache_latency=-1.0)
+
 def test_cli_help_lists_scenarios_and_verbose_logs_each_request() -> None:
     help_text = subprocess.run([sys.executable, "-m", "chatgpt4o.emulator", "--help"], check=True, capture_output=True,
                                text=True, timeout=30).stdout

@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--page-path", default="/", help="path of the chat page (default /)")
     add("--reply", help="fixed reply text (default: 'echo: <message>')")
     add("--latency", type=float, default=0.0, help="seconds before each chat answer")
+    add("--cache-latency", type=float, default=0.0, help="2.x: seconds before the cache step answers")
     add("--fault", choices=sorted(FAULTS), help="inject this fault (see the list below)")
     add("--fault-target", choices=FAULT_TARGETS, default="ajax", help="requests the fault hits (default ajax)")
     add("--slow-seconds", type=float, default=2.0, help="delay of the slow, slow_body and sse_trickle faults")
@@ -120,6 +121,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "era": args.era, "stream": args.stream, "tls": args.tls, "certfile": args.certfile,
         "keyfile": args.keyfile, "post_id": args.post_id, "bot_id": args.bot_id,
         "page_path": args.page_path, "reply": args.reply, "latency": args.latency,
+        "cache_latency": args.cache_latency,
         "fault": args.fault, "fault_target": args.fault_target, "fault_count": args.fault_count,
         "fault_rate": args.fault_rate, "seed": args.seed, "rotate_every": args.rotate_every,
         "nonce_life": args.nonce_life, "page_size": args.page_size, "chatbox": not args.no_chatbox,

@@ -116,9 +116,10 @@ def refresh_nonce(h: Connection, req: Request) -> Response:
 
 
 def cache(h: Connection, req: Request) -> Response:
-    """``aipkit_cache_sse_message``: step 1 of a turn."""
+    """``aipkit_cache_sse_message``: step 1 of a turn (answered after ``cache_latency``)."""
     emu = h.emulator
     cfg = emu.config
+    emu.wait(cfg.cache_latency)
     era = aipkit_era(cfg.era)
     if era.origin_check and _int(req.post.get("bot_id", "")) > 0 and _cross_origin(h, req):
         return _error(403, _EMBED, "embed_not_available")

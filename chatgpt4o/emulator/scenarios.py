@@ -132,7 +132,10 @@ class EmulatorConfig:
             ``{history}`` (JSON list of ``{"role","content"}``: 1.x parsed from the posted
             history, 2.x the stored messages replayed), 1.x ``{identity}`` and ``{client_id}``,
             2.x ``{bot_id}``, ``{session_id}`` and ``{conversation_uuid}``.
-        latency: seconds before each ajax answer (spread over the chunks when streaming).
+        latency: seconds before each ajax answer (spread over the chunks when streaming). On 2.x
+            it delays the stream step (and the non-stream action), not the cache step.
+        cache_latency: 2.x: seconds before the cache step (``aipkit_cache_sse_message``) answers,
+            so that both requests of a turn can carry a server latency (0: at once, as before).
         stream_error_end: how a streamed ``upstream_error`` ends: ``"stop"`` (the
             ``finish_reason`` chunk, fixture 17) or ``"limited"`` (``data: [LIMITED]``, what a PHP
             exception during the upstream call produces).
@@ -202,6 +205,7 @@ class EmulatorConfig:
     reply: str | None = None
     reply_template: str = "echo: {message}"
     latency: float = 0.0
+    cache_latency: float = 0.0
     stream_error_end: str = "stop"
     page_size: int = 300_000
     chatbox: bool = True
@@ -250,6 +254,8 @@ class EmulatorConfig:
         for name in ("page_path", "ajax_path"):
             if not getattr(self, name).startswith("/"):
                 raise ValueError(f"{name} must start with '/'")
+        if self.cache_latency < 0:
+            raise ValueError("cache_latency must not be negative")
         if self.nonce_life <= 0:
             raise ValueError("nonce_life must be positive")
         if self.bot_check not in (None, "tls"):
