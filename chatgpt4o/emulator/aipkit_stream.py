@@ -88,7 +88,7 @@ def turn_stream(emu: Site, era: AipkitEra, turn: Turn, variant: str = "normal") 
     msg_id = message_id(emu.clock())
     response_id = "resp_" + secrets.token_hex(24)
     pieces = words(turn.reply)
-    pause = latency / max(1, len(pieces) + 3)
+    pause = latency / (len(pieces) + 1)  # before each piece and before done: latency in all
 
     def produce() -> Iterator[bytes]:
         out = [PREAMBLE] if era.preamble else []
