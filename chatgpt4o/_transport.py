@@ -11,6 +11,7 @@ next to nothing.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -182,6 +183,7 @@ class PooledAdapter(HTTPAdapter):
     def __init__(self, pool_maxsize: int) -> None:
         self._contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
         self._contexts_lock = threading.Lock()
+        self._ca_locations: dict[str, dict[str, str]] = {}
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -196,8 +198,13 @@ class PooledAdapter(HTTPAdapter):
     def build_connection_pool_key_attributes(
         self, request: Any, verify: bool | str, cert: Any = None
     ) -> Any:
-        host_params, base_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        # A CA path is looked at once (file or directory?), not by requests on every request.
+        host_params, base_kwargs = super().build_connection_pool_key_attributes(
+            request, True if isinstance(verify, str) else verify, cert,
+        )
         pool_kwargs: dict[str, Any] = dict(base_kwargs)
+        if isinstance(verify, str):
+            pool_kwargs.update(self._ca_location(verify))
         if host_params.get("scheme") == "https" and verify is not False and cert is None:
             ca_file = pool_kwargs.pop("ca_certs", None)
             ca_dir = pool_kwargs.pop("ca_cert_dir", None)
@@ -205,11 +212,21 @@ class PooledAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
     def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
-        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
-        if getattr(conn, "conn_kw", {}).get("ssl_context") is not None:
-            # The shared context already trusts the CA: a path here would make
-            # urllib3 parse the bundle again for every connection.
+        if verify and cert is None and url[:5].lower() == "https" and getattr(conn, "conn_kw", {}).get("ssl_context") is not None:
+            # The shared context already trusts the CA, read from a path looked at
+            # once: requests would look at the path again, and a path here would
+            # make urllib3 parse the bundle again for every connection.
+            conn.cert_reqs = "CERT_REQUIRED"
             conn.ca_certs = conn.ca_cert_dir = None
+            return
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+
+    def _ca_location(self, path: str) -> dict[str, str]:
+        location = self._ca_locations.get(path)
+        if location is None:
+            location = {"ca_cert_dir": path} if os.path.isdir(path) else {"ca_certs": path}
+            self._ca_locations[path] = location
+        return location
 
     def _context_for(self, ca_file: str | None, ca_dir: str | None) -> ssl.SSLContext:
         key = (ca_file, ca_dir)
