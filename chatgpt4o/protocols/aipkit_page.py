@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -118,12 +119,12 @@ class AipkitSite(Site):
         """The first plugin version of the era (``"2.4.1"``...)."""
         return self.era.name
 
-    @property
+    @cached_property  # read on every turn
     def default_bot(self) -> BotInfo:
         """The first inline bot, else the first popup (the page has at least one bot)."""
         return next((bot for bot in self.bots if bot.mode == "inline"), self.bots[0])
 
-    @property
+    @cached_property  # read on every turn
     def bot_ids(self) -> tuple[int, ...]:
         """The ids of the bots on the page, in page order."""
         return tuple(bot.id for bot in self.bots)
