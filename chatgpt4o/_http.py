@@ -293,16 +293,21 @@ class Transport:
         """
         post = request.method == "POST"
         body = urlencode(request.fields).encode("ascii") if post else None
-        joiner = "&" if "?" in request.url else "?"  # an AJAX URL may carry a query (?lang=en)
-        url = request.url if post or not request.fields else f"{request.url}{joiner}{urlencode(request.fields)}"
+        query = "" if post or not request.fields else urlencode(request.fields)
         if session not in self._own_sessions:
+            joiner = "&" if "?" in request.url else "?"  # an AJAX URL may carry a query (?lang=en)
+            url = f"{request.url}{joiner}{query}" if query else request.url
             return session.request(
                 request.method, url, data=body, headers=dict(request.headers), timeout=timeout, stream=True,
                 allow_redirects=False, **self.per_request,
             )
         prepared = requests.PreparedRequest()
         prepared.method = request.method
-        prepared.url = self._prepared_url(url) if post else self._prepared_url(url, cache=False)
+        # The AJAX URL is prepared (IDNA, quoting) once; a GET's query, already
+        # URL-encoded, changes every turn and is appended as it is.
+        prepared.url = self._prepared_url(request.url)
+        if query:
+            prepared.url += ("&" if "?" in prepared.url else "?") + query
         prepared.headers = CaseInsensitiveDict(session.headers)  # type: ignore[arg-type]
         prepared.headers.update(request.headers)
         if body is not None:
@@ -320,14 +325,12 @@ class Transport:
         extract_cookies_to_jar(session.cookies, prepared, response.raw)  # type: ignore[no-untyped-call]
         return response
 
-    def _prepared_url(self, url: str, *, cache: bool = True) -> str:
+    def _prepared_url(self, url: str) -> str:
         prepared = self._url_cache.get(url)
         if prepared is None:
             holder = requests.PreparedRequest()
             holder.prepare_url(url, None)
-            prepared = holder.url or url
-            if cache:  # the AJAX URL of POSTs; a GET's query changes every turn
-                self._url_cache[url] = prepared
+            prepared = self._url_cache[url] = holder.url or url
         return prepared
 
     def iter_body(
