@@ -1,4 +1,4 @@
-"""Connection pooling and the overall deadline of an ask.
+"""Connection pooling, the overall deadline of an ask, and capped reads.
 
 requests' timeouts bound each socket operation, not a whole response: a
 server that sends one byte a second never trips a read timeout. So every
@@ -16,19 +16,26 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
 
+from requests import Response
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.ssl_ import create_urllib3_context
 
-__all__ = ["Deadline", "PooledAdapter"]
+from . import _config
+from .exceptions import ResponseTooLargeError
+
+__all__ = ["ERROR_BODY_BYTES", "Deadline", "PooledAdapter", "iter_raw", "read_capped"]
 
 _local = threading.local()
+#: How much of an error answer's body is read (for its message and typed error).
+ERROR_BODY_BYTES = 64 * 1024
 
 
 class Deadline:
@@ -241,3 +248,38 @@ class PooledAdapter(HTTPAdapter):
                 context.load_verify_locations(cafile=ca_file, capath=ca_dir)
                 self._contexts[key] = context
             return context
+
+
+def read_capped(response: Response, cap: int, *, truncate: bool = False) -> bytes:
+    """Read at most ``cap`` bytes of the (decoded) body; past that, raise or cut."""
+    raw = response.raw
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = raw.read(min(65536, cap + 1 - total), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap:
+            if truncate:
+                return b"".join(chunks)[:cap]
+            raise ResponseTooLargeError(
+                f"the answer is larger than {cap} bytes and was not read further "
+                "(a normal chat page or reply is far smaller)"
+            )
+    return b"".join(chunks)
+
+
+def iter_raw(response: Response) -> Iterator[bytes]:
+    """The body as it arrives (decoded), capped at ``MAX_REPLY_BYTES``."""
+    raw = response.raw
+    total = 0
+    while True:
+        chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(8192, decode_content=True)
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > _config.MAX_REPLY_BYTES:
+            raise ResponseTooLargeError(f"the streamed answer is larger than {_config.MAX_REPLY_BYTES} bytes")
+        yield chunk
