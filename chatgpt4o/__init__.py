@@ -12,57 +12,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import exceptions as _exceptions
 from ._version import __version__
+from .exceptions import *  # light; the names are exceptions.__all__
 
 if TYPE_CHECKING:
     from .aio import Chatgpt4o, create_async, create_async_stream
     from .client import BotInfo, Client, SiteInfo
     from .conversation import Conversation
-    from .exceptions import (
-        APIConnectionError,
-        APITimeoutError,
-        BlockedError,
-        BotNotFoundError,
-        CacheMissError,
-        ChallengeError,
-        Chatgpt4oError,
-        EmptyMessageError,
-        EndpointGoneError,
-        HTTPStatusError,
-        InvalidConfigError,
-        InvalidMessagesError,
-        InvalidRequestError,
-        IPBannedError,
-        MalformedResponseError,
-        MessageFlaggedError,
-        MessageTypeError,
-        NonceExpiredError,
-        PageError,
-        RateLimitError,
-        ResponseError,
-        ResponseTooLargeError,
-        ServerError,
-        SiteConfigurationError,
-        StreamTruncatedError,
-        TLSError,
-        TokenLimitError,
-        TokensNotFoundError,
-        UnknownModelError,
-        UpstreamError,
-    )
     from .messages import format_prompt
     from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS
 
-_EXCEPTIONS = [
-    "APIConnectionError", "APITimeoutError", "BlockedError", "BotNotFoundError", "CacheMissError", "ChallengeError",
-    "Chatgpt4oError",
-    "EmptyMessageError", "EndpointGoneError", "HTTPStatusError", "IPBannedError", "InvalidConfigError",
-    "InvalidMessagesError", "InvalidRequestError", "MalformedResponseError", "MessageFlaggedError",
-    "MessageTypeError", "NonceExpiredError", "PageError", "RateLimitError", "ResponseError",
-    "ResponseTooLargeError", "ServerError", "SiteConfigurationError", "StreamTruncatedError", "TLSError",
-    "TokenLimitError", "TokensNotFoundError", "UnknownModelError", "UpstreamError",
-]
-
+# Imported on first use: these pull in requests, BeautifulSoup and tenacity.
 _WHERE: dict[str, str] = {
     # Through conversation, which registers itself with Client.chat() on import.
     "Client": "conversation",
@@ -76,53 +37,23 @@ _WHERE: dict[str, str] = {
     "DEFAULT_MODEL": "models",
     "MODELS": "models",
     "MODEL_ALIASES": "models",
-    **{name: "exceptions" for name in _EXCEPTIONS},
 }
 
 __all__ = [
     "DEFAULT_MODEL",
     "MODELS",
     "MODEL_ALIASES",
-    "APIConnectionError",
-    "APITimeoutError",
-    "BlockedError",
     "BotInfo",
-    "BotNotFoundError",
-    "CacheMissError",
-    "ChallengeError",
     "Chatgpt4o",
-    "Chatgpt4oError",
     "Client",
     "Conversation",
-    "EmptyMessageError",
-    "EndpointGoneError",
-    "HTTPStatusError",
-    "IPBannedError",
-    "InvalidConfigError",
-    "InvalidMessagesError",
-    "InvalidRequestError",
-    "MalformedResponseError",
-    "MessageFlaggedError",
-    "MessageTypeError",
-    "NonceExpiredError",
-    "PageError",
-    "RateLimitError",
-    "ResponseError",
-    "ResponseTooLargeError",
-    "ServerError",
-    "SiteConfigurationError",
     "SiteInfo",
-    "StreamTruncatedError",
-    "TLSError",
-    "TokenLimitError",
-    "TokensNotFoundError",
-    "UnknownModelError",
-    "UpstreamError",
     "__version__",
     "create_async",
     "create_async_stream",
     "format_prompt",
 ]
+__all__ += _exceptions.__all__
 
 
 def __getattr__(name: str) -> Any:

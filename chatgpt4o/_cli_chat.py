@@ -108,11 +108,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 stream_out(pieces, spinner(args))
             except KeyboardInterrupt:
-                # Stop reading: closing the generator closes the response; the turn is
+                # Stop reading: closing the stream closes the response; the turn is
                 # not recorded, so the conversation stays as it was.
-                close = getattr(pieces, "close", None)
-                if close is not None:
-                    close()
+                pieces.close()
                 sys.stdout.write("\n")
                 sys.stdout.flush()
                 say("(answer cancelled)")

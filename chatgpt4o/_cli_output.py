@@ -55,9 +55,8 @@ def exit_code_for(error: BaseException) -> int:
 
 
 # What to do, for the errors whose message does not already say it (no "—" in it).
-_HINTS: tuple[tuple[type[BaseException], str], ...] = (
-    (exc.InvalidRequestError, "check the command line (chatgpt4o --help)"),
-    (exc.MessageTypeError, "check the command line (chatgpt4o --help)"),
+_HINTS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((exc.InvalidRequestError, exc.MessageTypeError), "check the command line (chatgpt4o --help)"),
     (exc.APITimeoutError, "the site is slow or unreachable; raise --timeout or try later"),
     (exc.APIConnectionError, "check the URL, your network and --proxy"),
     (exc.ChallengeError, "the site sits behind a challenge; try later or from another network"),

@@ -1,25 +1,22 @@
-"""HTTP for one :class:`~chatgpt4o.Client`: sessions, requests of a turn, the page, errors.
+"""HTTP for one :class:`~chatgpt4o.Client`: sessions, the requests of a turn, errors.
 
 :class:`Transport` runs the :class:`~chatgpt4o.protocols.base.Request` a
 protocol describes: it owns the pooled adapter (see :mod:`._transport` for
-the deadline watchdog), reads bodies with a size cap, follows a page's
-redirects only within the site, and turns requests/urllib3 exceptions into
-the package's own.
+the deadline watchdog and capped reads), reads the chat page through
+:mod:`._page_fetch` (redirects only within the site), and turns
+requests/urllib3 exceptions into the package's own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import re
-import sys
-import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from http.cookiejar import CookieJar
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -27,85 +24,23 @@ from requests.cookies import extract_cookies_to_jar, get_cookie_header
 from requests.structures import CaseInsensitiveDict
 
 from . import _config
-from ._answer import challenge
 from ._impersonate import browser_headers, impersonating_adapter
-from ._transport import Deadline, PooledAdapter
+from ._page_fetch import Check, fetch_page
+from ._transport import ERROR_BODY_BYTES, Deadline, PooledAdapter, iter_raw, read_capped
 from .exceptions import (
     APIConnectionError,
     APITimeoutError,
     Chatgpt4oError,
     MalformedResponseError,
-    PageError,
-    ResponseTooLargeError,
     TLSError,
 )
 from .protocols.base import Answer, Redact, Request
 
-__all__ = ["Transport", "iter_raw", "read_capped", "same_site"]
+__all__ = ["CookiesArg", "Transport"]
 
 log = logging.getLogger("chatgpt4o")
 T = TypeVar("T")
 CookiesArg = Mapping[str, str] | CookieJar | None
-Check = Callable[[int, Mapping[str, str], bytes, Redact], None]
-ERROR_BODY_BYTES = 64 * 1024
-
-
-def _site_host(url: str) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.")
-
-
-def same_site(a: str, b: str) -> bool:
-    """Same host, counting ``www.example.org`` and ``example.org`` as one; same port; and no
-    downgrade from https to http (cookies, nonce and headers would travel in clear text)."""
-    pa, pb = urlsplit(a), urlsplit(b)
-    if _site_host(a) != _site_host(b):
-        return False
-    if pa.scheme == "https" and pb.scheme != "https":
-        return False
-    default = {"http": 80, "https": 443}
-    try:
-        port_a = pa.port or default.get(pa.scheme)
-        port_b = pb.port or default.get(pb.scheme)
-    except ValueError:
-        return False
-    # http -> https on the default ports is an upgrade of the same site.
-    upgrade = pa.scheme == "http" and pb.scheme == "https" and (port_a, port_b) == (80, 443)
-    return port_a == port_b or upgrade
-
-
-def read_capped(response: requests.Response, cap: int, *, truncate: bool = False) -> bytes:
-    """Read at most ``cap`` bytes of the (decoded) body; past that, raise or cut."""
-    raw = response.raw
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        chunk = raw.read(min(65536, cap + 1 - total), decode_content=True)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > cap:
-            if truncate:
-                return b"".join(chunks)[:cap]
-            raise ResponseTooLargeError(
-                f"the answer is larger than {cap} bytes and was not read further "
-                "(a normal chat page or reply is far smaller)"
-            )
-    return b"".join(chunks)
-
-
-def iter_raw(response: requests.Response) -> Iterator[bytes]:
-    """The body as it arrives (decoded), capped at ``MAX_REPLY_BYTES``."""
-    raw = response.raw
-    total = 0
-    while True:
-        chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(8192, decode_content=True)
-        if not chunk:
-            return
-        total += len(chunk)
-        if total > _config.MAX_REPLY_BYTES:
-            raise ResponseTooLargeError(f"the streamed answer is larger than {_config.MAX_REPLY_BYTES} bytes")
-        yield chunk
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -122,33 +57,6 @@ def _root_cause(exc: BaseException) -> str:
     text = str(exc)
     # urllib3 prefixes "HTTPConnection(host=..., port=...): "; the URL is said elsewhere.
     return re.sub(r"^\w*(?:Connection|Pool)\(host=[^)]*\): ", "", text)
-
-
-def _charset(content_type: str) -> str:
-    """The charset a Content-Type names, if Python knows it; else UTF-8 (what WordPress sends).
-
-    requests would assume ISO-8859-1 for any text/html without one.
-    """
-    import codecs
-
-    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
-    if match:
-        try:
-            return codecs.lookup(match.group(1)).name
-        except LookupError:
-            pass
-    return "utf-8"
-
-
-def _warm_page_parser() -> None:
-    """Import BeautifulSoup in the background while the first page is on its way.
-
-    The import costs about 90 ms of CPU, the page fetch mostly waits on the
-    network: overlapping them takes the import off the first ask's latency.
-    Python's import lock makes the parser wait if it needs bs4 sooner.
-    """
-    if "bs4" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("bs4",), name="chatgpt4o-bs4", daemon=True).start()
 
 
 class Transport:
@@ -220,42 +128,12 @@ class Transport:
             raise APITimeoutError(f"the ask's {self._settings.timeout:g} s timeout passed")
         return (min(_config.CONNECT_TIMEOUT, remaining), remaining)
 
-    # -- the page ---------------------------------------------------------
-
     def get_page(self, deadline: Deadline, check: Check, url: str | None = None) -> tuple[str, str, int]:
-        """GET the chat page (or ``url`` on the same site), following redirects within the site:
-        ``(url, html, size)``."""
-        url = url if url is not None and same_site(self._settings.page_url, url) else self._settings.page_url
-        _warm_page_parser()
-        for _hop in range(6):
-            response = self.session.get(
-                url, timeout=self.timeouts(deadline), stream=True, allow_redirects=False,
-                headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, **self.per_request,
-            )
-            try:
-                if response.is_redirect:
-                    target = urljoin(url, response.headers.get("Location", ""))
-                    if urlsplit(target).scheme not in ("http", "https") or not same_site(url, target):
-                        raise PageError(
-                            f"the chat page {url} redirects to another site ({self._redact(target)}) — "
-                            "set base_url to the page that holds the chat box"
-                        )
-                    url = target
-                    continue
-                if response.status_code != 200:
-                    body = read_capped(response, ERROR_BODY_BYTES, truncate=True)
-                    status = response.status_code
-                    # Challenges, 408/429 and 5xx keep their own (retried) errors; any other
-                    # status means the URL is wrong: the chat endpoint was never contacted.
-                    if status in (408, 429) or status >= 500 or challenge(status, response.headers, body):
-                        check(status, response.headers, body, self._redact)
-                    raise PageError(f"the chat page URL {url} answered HTTP {status} — check base_url")
-                body = read_capped(response, _config.MAX_PAGE_BYTES)
-            finally:
-                response.close()
-            html = body.decode(_charset(response.headers.get("Content-Type", "")), "replace")
-            return url, html, len(body)
-        raise PageError(f"the chat page {self._settings.page_url} redirects too often")
+        """GET the chat page (or ``url`` on the same site) under ``deadline``: ``(url, html, size)``."""
+        return fetch_page(
+            self.session, self._settings.page_url, url, timeouts=lambda: self.timeouts(deadline),
+            per_request=self.per_request, redact=self._redact, check=check,
+        )
 
     # -- the requests of a turn -------------------------------------------
 
@@ -293,16 +171,21 @@ class Transport:
         """
         post = request.method == "POST"
         body = urlencode(request.fields).encode("ascii") if post else None
-        joiner = "&" if "?" in request.url else "?"  # an AJAX URL may carry a query (?lang=en)
-        url = request.url if post or not request.fields else f"{request.url}{joiner}{urlencode(request.fields)}"
+        query = "" if post or not request.fields else urlencode(request.fields)
         if session not in self._own_sessions:
+            joiner = "&" if "?" in request.url else "?"  # an AJAX URL may carry a query (?lang=en)
+            url = f"{request.url}{joiner}{query}" if query else request.url
             return session.request(
                 request.method, url, data=body, headers=dict(request.headers), timeout=timeout, stream=True,
                 allow_redirects=False, **self.per_request,
             )
         prepared = requests.PreparedRequest()
         prepared.method = request.method
-        prepared.url = self._prepared_url(url) if post else self._prepared_url(url, cache=False)
+        # The AJAX URL is prepared (IDNA, quoting) once; a GET's query, already
+        # URL-encoded, changes every turn and is appended as it is.
+        prepared.url = self._prepared_url(request.url)
+        if query:
+            prepared.url += ("&" if "?" in prepared.url else "?") + query
         prepared.headers = CaseInsensitiveDict(session.headers)  # type: ignore[arg-type]
         prepared.headers.update(request.headers)
         if body is not None:
@@ -320,14 +203,12 @@ class Transport:
         extract_cookies_to_jar(session.cookies, prepared, response.raw)  # type: ignore[no-untyped-call]
         return response
 
-    def _prepared_url(self, url: str, *, cache: bool = True) -> str:
+    def _prepared_url(self, url: str) -> str:
         prepared = self._url_cache.get(url)
         if prepared is None:
             holder = requests.PreparedRequest()
             holder.prepare_url(url, None)
-            prepared = holder.url or url
-            if cache:  # the AJAX URL of POSTs; a GET's query changes every turn
-                self._url_cache[url] = prepared
+            prepared = self._url_cache[url] = holder.url or url
         return prepared
 
     def iter_body(

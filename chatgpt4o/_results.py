@@ -4,9 +4,9 @@ and :class:`ChatSession` (``chat``)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any, Literal, Protocol
 
+from ._streaming import TextStream
 from .protocols.aipkit_page import AipkitSite, BotInfo
 from .protocols.base import Site
 from .protocols.wpaicg import ChatTokens
@@ -97,7 +97,7 @@ class ChatSession(Protocol):
     system: str | None
 
     def ask(self, message: str, *, timeout: float | None = None) -> str: ...
-    def stream(self, message: str, *, timeout: float | None = None) -> Iterator[str]: ...
+    def stream(self, message: str, *, timeout: float | None = None) -> TextStream: ...
     async def ask_async(self, message: str, *, timeout: float | None = None) -> str: ...
     def reset(self) -> None: ...
     def to_dict(self) -> dict[str, Any]: ...

@@ -20,7 +20,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from . import _config, protocols
-from ._http import Transport, same_site
+from ._http import Transport
+from ._page_fetch import same_site
 from ._results import SiteInfo
 from ._retry import call_with_retries
 from ._transport import Deadline

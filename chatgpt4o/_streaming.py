@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 
 from . import _config, protocols
-from ._http import Transport, iter_raw, read_capped
+from ._http import Transport
 from ._pool import WorkerPool
-from ._transport import Deadline
+from ._transport import Deadline, iter_raw, read_capped
 from .messages import Messages, checked_prompt
 from .protocols.base import Generation, Request
 from .sse import is_event_stream

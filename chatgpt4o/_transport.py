@@ -1,4 +1,4 @@
-"""Connection pooling and the overall deadline of an ask.
+"""Connection pooling, the overall deadline of an ask, and capped reads.
 
 requests' timeouts bound each socket operation, not a whole response: a
 server that sends one byte a second never trips a read timeout. So every
@@ -11,23 +11,31 @@ next to nothing.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
 
+from requests import Response
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.ssl_ import create_urllib3_context
 
-__all__ = ["Deadline", "PooledAdapter"]
+from . import _config
+from .exceptions import ResponseTooLargeError
+
+__all__ = ["ERROR_BODY_BYTES", "Deadline", "PooledAdapter", "iter_raw", "read_capped"]
 
 _local = threading.local()
+#: How much of an error answer's body is read (for its message and typed error).
+ERROR_BODY_BYTES = 64 * 1024
 
 
 class Deadline:
@@ -182,6 +190,7 @@ class PooledAdapter(HTTPAdapter):
     def __init__(self, pool_maxsize: int) -> None:
         self._contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
         self._contexts_lock = threading.Lock()
+        self._ca_locations: dict[str, dict[str, str]] = {}
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0, pool_block=False)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -196,8 +205,13 @@ class PooledAdapter(HTTPAdapter):
     def build_connection_pool_key_attributes(
         self, request: Any, verify: bool | str, cert: Any = None
     ) -> Any:
-        host_params, base_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        # A CA path is looked at once (file or directory?), not by requests on every request.
+        host_params, base_kwargs = super().build_connection_pool_key_attributes(
+            request, True if isinstance(verify, str) else verify, cert,
+        )
         pool_kwargs: dict[str, Any] = dict(base_kwargs)
+        if isinstance(verify, str):
+            pool_kwargs.update(self._ca_location(verify))
         if host_params.get("scheme") == "https" and verify is not False and cert is None:
             ca_file = pool_kwargs.pop("ca_certs", None)
             ca_dir = pool_kwargs.pop("ca_cert_dir", None)
@@ -205,11 +219,21 @@ class PooledAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
     def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
-        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
-        if getattr(conn, "conn_kw", {}).get("ssl_context") is not None:
-            # The shared context already trusts the CA: a path here would make
-            # urllib3 parse the bundle again for every connection.
+        if verify and cert is None and url[:5].lower() == "https" and getattr(conn, "conn_kw", {}).get("ssl_context") is not None:
+            # The shared context already trusts the CA, read from a path looked at
+            # once: requests would look at the path again, and a path here would
+            # make urllib3 parse the bundle again for every connection.
+            conn.cert_reqs = "CERT_REQUIRED"
             conn.ca_certs = conn.ca_cert_dir = None
+            return
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+
+    def _ca_location(self, path: str) -> dict[str, str]:
+        location = self._ca_locations.get(path)
+        if location is None:
+            location = {"ca_cert_dir": path} if os.path.isdir(path) else {"ca_certs": path}
+            self._ca_locations[path] = location
+        return location
 
     def _context_for(self, ca_file: str | None, ca_dir: str | None) -> ssl.SSLContext:
         key = (ca_file, ca_dir)
@@ -224,3 +248,38 @@ class PooledAdapter(HTTPAdapter):
                 context.load_verify_locations(cafile=ca_file, capath=ca_dir)
                 self._contexts[key] = context
             return context
+
+
+def read_capped(response: Response, cap: int, *, truncate: bool = False) -> bytes:
+    """Read at most ``cap`` bytes of the (decoded) body; past that, raise or cut."""
+    raw = response.raw
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = raw.read(min(65536, cap + 1 - total), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap:
+            if truncate:
+                return b"".join(chunks)[:cap]
+            raise ResponseTooLargeError(
+                f"the answer is larger than {cap} bytes and was not read further "
+                "(a normal chat page or reply is far smaller)"
+            )
+    return b"".join(chunks)
+
+
+def iter_raw(response: Response) -> Iterator[bytes]:
+    """The body as it arrives (decoded), capped at ``MAX_REPLY_BYTES``."""
+    raw = response.raw
+    total = 0
+    while True:
+        chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(8192, decode_content=True)
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > _config.MAX_REPLY_BYTES:
+            raise ResponseTooLargeError(f"the streamed answer is larger than {_config.MAX_REPLY_BYTES} bytes")
+        yield chunk

@@ -131,6 +131,10 @@ class Chatgpt4o:
     ) -> str:
         """Ask the site and return the whole answer.
 
+        Also importable as the module function ``chatgpt4o.create_async``::
+
+            answer = await create_async("gpt-4o-mini", [{"role": "user", "content": "Hi"}])
+
         Args:
             model: a name from ``models`` or ``model_aliases`` (the site picks
                 its model itself).
@@ -210,30 +214,8 @@ class Chatgpt4o:
             cls._post_id, cls._nonce = getattr(tokens, "post_id", ""), tokens.nonce
 
 
-async def create_async(
-    model: str,
-    messages: Messages,
-    proxy: str | None = None,
-    timeout: float = _DEFAULT_TIMEOUT,
-    cookies: CookiesArg = None,
-    **kwargs: Any,
-) -> str:
-    """Ask chatgpt4o.one (or ``base_url=``) from asyncio; see :meth:`Chatgpt4o.create_async`.
-
-    Example::
-
-        answer = await create_async("gpt-4o-mini", [{"role": "user", "content": "Hi"}])
-    """
-    return await Chatgpt4o.create_async(model, messages, proxy, timeout, cookies, **kwargs)
-
-
-def create_async_stream(
-    model: str,
-    messages: Messages,
-    proxy: str | None = None,
-    timeout: float = _DEFAULT_TIMEOUT,
-    cookies: CookiesArg = None,
-    **kwargs: Any,
-) -> AsyncIterator[str]:
-    """The answer as an async iterator of pieces; see :meth:`Chatgpt4o.create_async_stream`."""
-    return Chatgpt4o.create_async_stream(model, messages, proxy, timeout, cookies, **kwargs)
+# The module functions are the facade's own methods, bound to Chatgpt4o: one
+# implementation, one documented signature (``url`` and the mirrored tokens are
+# the class's either way).
+create_async = Chatgpt4o.create_async
+create_async_stream = Chatgpt4o.create_async_stream

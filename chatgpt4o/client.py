@@ -49,6 +49,11 @@ log = logging.getLogger("chatgpt4o")
 T = TypeVar("T")
 
 
+def _log_retry(state: Any) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.info("retrying in %.2f s after %s: %s", state.upcoming_sleep, type(exc).__name__, exc)
+
+
 class Client(Streaming, SiteCache, Batching):
     """A client for one chat site of the AI Power / AI Puffer plugin (1.x legacy chat or 2.x AIPKit).
 
@@ -100,7 +105,6 @@ class Client(Streaming, SiteCache, Batching):
     A ``Client`` is thread-safe: share one across threads. It can be pickled
     (its settings travel, not its connections or tokens).
     """
-
 
     default_model = DEFAULT_MODEL
     models = MODELS
@@ -279,13 +283,9 @@ class Client(Streaming, SiteCache, Batching):
                 self._refresh_tokens(tokens, chosen, deadline)
                 raise
 
-        def before_sleep(state: Any) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.info("retrying in %.2f s after %s: %s", state.upcoming_sleep, type(exc).__name__, exc)
-
         return call_with_retries(
             lambda: self._http.guarded(deadline, step), max_retries=self._settings.max_retries,
-            deadline=deadline.at, sleep=self._sleep, before_sleep=before_sleep,
+            deadline=deadline.at, sleep=self._sleep, before_sleep=_log_retry,
         )
 
     # -- public API -------------------------------------------------------

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from .client import Client
+from .client import Client, TextStream
 from .exceptions import InvalidMessagesError, MessageTypeError
 from .messages import check_prompt
 from .protocols.aipkit_requests import new_conversation_id
@@ -131,9 +131,17 @@ class Conversation:
             self._record(message, answer)
         return answer
 
-    def stream(self, message: str, *, timeout: float | None = None) -> Iterator[str]:
+    def stream(self, message: str, *, timeout: float | None = None) -> TextStream:
         """Like :meth:`ask`, yielding the answer in pieces; the turn is recorded
-        once the answer is complete (not if the caller stops early)."""
+        once the answer is complete (not if the caller stops early).
+
+        As :meth:`Client.stream`, the iterator is a context manager that closes
+        the connection::
+
+            with chat.stream("Tell me more") as pieces:
+                for piece in pieces:
+                    print(piece, end="", flush=True)
+        """
         message = self._check(message)
 
         def generate() -> Iterator[str]:
@@ -148,7 +156,7 @@ class Conversation:
                     pieces.close()
                 self._record(message, "".join(parts))
 
-        return generate()
+        return TextStream(generate())
 
     async def ask_async(self, message: str, *, timeout: float | None = None) -> str:
         """:meth:`ask` for asyncio, in the client's worker pool."""

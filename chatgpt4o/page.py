@@ -22,6 +22,9 @@ __all__ = [
 
 _VERSION_RE = re.compile(r"gpt3-ai-content-generator/[^\"'?\s<>]*\?ver=([0-9][0-9A-Za-z.\-]*)")
 _TAG_SPECIAL = re.compile("[>\"']")
+_TAG_NAME_RE = re.compile(r"<\s*[A-Za-z][^\s/>]*")
+_DIGITS_RE = re.compile(r"\d+")
+_ORIGIN_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]+")
 # Every attribute of a start tag, so that quoted values are skipped whole.
 _ATTR_RE = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+))?""")
 
@@ -30,7 +33,7 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
     """``"1.8.96"`` -> ``(1, 8, 96)``; ``None`` when there are no digits."""
     if not version:
         return None
-    parts = re.findall(r"\d+", version)
+    parts = _DIGITS_RE.findall(version)
     return tuple(int(p) for p in parts[:3]) if parts else None
 
 
@@ -103,7 +106,7 @@ def attrs_of(tag: str, wanted: Collection[str]) -> dict[str, Any] | None:
     """
     from bs4 import BeautifulSoup
 
-    name_end = re.match(r"<\s*[A-Za-z][^\s/>]*", tag)
+    name_end = _TAG_NAME_RE.match(tag)
     if name_end is None:
         return None
     kept = [
@@ -143,5 +146,5 @@ def attr_text(attrs: dict[str, Any], name: str) -> str | None:
 
 def origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL (the URL itself, unslashed, if it has none)."""
-    match = re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/?#]+", url)
+    match = _ORIGIN_RE.match(url)
     return match.group(0) if match else url.rstrip("/")

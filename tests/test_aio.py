@@ -44,6 +44,14 @@ def test_documented_signature_is_pinned() -> None:
         assert inspect.iscoroutinefunction(fn)
 
 
+def test_stream_entry_points_take_the_same_arguments() -> None:
+    expected = inspect.signature(create_async).parameters
+    for fn in (create_async_stream, Chatgpt4o.create_async_stream):
+        sig = inspect.signature(fn)
+        assert list(sig.parameters.values()) == list(expected.values())
+        assert not inspect.iscoroutinefunction(fn)
+
+
 def test_facade_attributes() -> None:
     assert Chatgpt4o.url == "https://chatgpt4o.one"
     assert Chatgpt4o.working is True

@@ -333,6 +333,30 @@ def test_chat_through_a_pipe_keeps_the_history(wpaicg_emulator_factory: Make) ->
     assert any("My name is Ada." in item["text"] for item in history)
 
 
+def test_emulator_chat_speaks_the_current_plugin_by_default() -> None:
+    result = run("--emulator", "chat", input="one\ntwo\n")
+    assert (result.returncode, result.stdout.splitlines()) == (0, ["echo: one", "echo: two"]), result.stderr
+    check = run("--emulator", "check", "--json")
+    assert check.returncode == 0, check.stderr
+    assert json.loads(check.stdout)["site"]["protocol"] == "aipkit"
+
+
+def test_chat_on_a_2x_site_remembers_through_the_servers_history(aipkit_emulator_factory: Make) -> None:
+    # 2.x: {turns} counts the stored messages the server replayed to the model before this one.
+    emu = aipkit_emulator_factory(era="2.4.71", reply_template="turns={turns} last={message} history={history}")
+    result = run("--base-url", emu.base_url, "chat", input="My name is Ada.\nWhat is my name?\n")
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first == "turns=0 last=My name is Ada. history=[]"
+    assert second.startswith("turns=2 last=What is my name? history=")
+    assert json.loads(second.partition("history=")[2])[0] == {"role": "user", "content": "My name is Ada."}
+    # Only the new message travels; both turns name the same server-side conversation.
+    posts = [r["form"] for r in emu.requests if r["method"] == "POST"]
+    streams = [r["form"] for r in emu.requests if r["method"] == "GET"]
+    assert [p["message"] for p in posts] == ["My name is Ada.", "What is my name?"]
+    assert len({(g["session_id"], g["conversation_uuid"]) for g in streams}) == 1
+
+
 def test_chat_reset_and_save(wpaicg_emulator_factory: Make, tmp_path: Path) -> None:
     emu = wpaicg_emulator_factory(reply_template="turns={turns} last={message}")
     saved = tmp_path / "chat.json"

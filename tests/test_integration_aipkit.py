@@ -323,3 +323,16 @@ def test_with_stream_closes_the_connection_early(aipkit_emulator_factory: Factor
         with client.stream("hi") as pieces:
             pass  # leave before reading: the endless stream is closed, nothing hangs
         assert pieces._pieces.gi_frame is None  # type: ignore[attr-defined]
+
+
+def test_with_conversation_stream_closes_the_connection_early(aipkit_emulator_factory: Factory) -> None:
+    emu = aipkit_emulator_factory(reply="alpha beta gamma", fault="sse_trickle", fault_target="stream",
+                                  slow_seconds=0.2, fault_count=1)
+    with Client(emu.base_url, timeout=30) as client:
+        chat = client.chat()
+        with chat.stream("hi") as pieces:
+            assert next(pieces) == "alpha "
+        assert list(pieces) == []  # closed on leaving the block: nothing more is read
+        assert chat.history == []  # an answer cut short is never recorded
+        assert chat.ask("again") == "alpha beta gamma"  # the turn's lock was let go
+        assert len(chat.history) == 2

@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
+import shutil
 import socket
 import ssl
+import subprocess
 import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,6 +64,45 @@ def test_a_ca_bundle_opts_in_to_a_private_certificate(tls_emulator: Emulator) ->
     assert tls_emulator.ca_file
     with Client(tls_emulator.base_url, timeout=5, verify=tls_emulator.ca_file) as client:
         assert client.ask("hello") == "echo: hello"
+
+
+def _ca_directory(ca_file: str, directory: Path) -> str:
+    """A CA path (a directory of certificates named by their subject hash) holding ``ca_file``."""
+    subject_hash = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", ca_file], capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    shutil.copy(ca_file, directory / f"{subject_hash}.0")
+    return str(directory)
+
+
+def test_a_directory_of_hashed_certificates_is_a_ca_path(tls_emulator: Emulator, tmp_path: Path) -> None:
+    assert tls_emulator.ca_file
+    with Client(tls_emulator.base_url, timeout=5, verify=_ca_directory(tls_emulator.ca_file, tmp_path)) as client:
+        assert client.ask("hello") == "echo: hello"
+
+
+@pytest.mark.parametrize("how", ["bundle", "directory"])
+def test_warm_asks_do_not_look_at_the_ca_path_again(
+    tls_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str,
+) -> None:
+    assert tls_emulator.ca_file
+    ca_path = tls_emulator.ca_file if how == "bundle" else _ca_directory(tls_emulator.ca_file, tmp_path)
+    looked_at: list[str] = []
+    for name in ("isdir", "isfile", "exists"):
+        real = getattr(os.path, name)
+
+        def spy(path: Any, real: Callable[[Any], bool] = real, name: str = name) -> bool:
+            if str(path) == ca_path:
+                looked_at.append(name)
+            return real(path)
+
+        monkeypatch.setattr(os.path, name, spy)
+    with Client(tls_emulator.base_url, timeout=5, verify=ca_path) as client:
+        client.ask("first")
+        looked_at.clear()
+        for i in range(5):
+            assert client.ask(f"warm {i}") == f"echo: warm {i}"
+    assert looked_at == []
 
 
 def test_verify_false_opts_out(tls_emulator: Emulator) -> None:

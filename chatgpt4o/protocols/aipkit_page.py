@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 
+from .. import page
 from ..exceptions import InvalidConfigError, MessageTypeError, TokensNotFoundError
-from ..page import _ATTR_RE, _tag_around
 from .base import Site
 
 __all__ = [
@@ -78,13 +79,9 @@ ERAS: tuple[Era, ...] = (
 )
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
-
-
 def era_for_version(version: str | tuple[int, ...]) -> Era:
     """The :class:`Era` of a plugin version (``"2.4.71"``); versions before 2.3 get the first."""
-    v = _version_tuple(version) if isinstance(version, str) else version
+    v = (page.version_tuple(version) or ()) if isinstance(version, str) else version
     return next((era for era in reversed(ERAS) if v >= era.first), ERAS[0])
 
 
@@ -118,12 +115,12 @@ class AipkitSite(Site):
         """The first plugin version of the era (``"2.4.1"``...)."""
         return self.era.name
 
-    @property
+    @cached_property  # read on every turn
     def default_bot(self) -> BotInfo:
         """The first inline bot, else the first popup (the page has at least one bot)."""
         return next((bot for bot in self.bots if bot.mode == "inline"), self.bots[0])
 
-    @property
+    @cached_property  # read on every turn
     def bot_ids(self) -> tuple[int, ...]:
         """The ids of the bots on the page, in page order."""
         return tuple(bot.id for bot in self.bots)
@@ -132,7 +129,7 @@ class AipkitSite(Site):
     def preamble(self) -> bool | None:
         """Whether the stream starts with the 4 KiB comment (None: cannot tell)."""
         if self.plugin_version is not None:
-            return _version_tuple(self.plugin_version) >= (2, 3, 93)
+            return (page.version_tuple(self.plugin_version) or ()) >= (2, 3, 93)
         return self.era.preamble
 
     def bot(self, bot_id: int) -> BotInfo | None:
@@ -162,15 +159,12 @@ class AipkitSite(Site):
 def _candidate_tags(html: str) -> list[tuple[str, str]]:
     """(kind, tag) for every start tag with a data-config naming an AIPKit class, in page order."""
     found: list[tuple[str, str]] = []
-    pos = html.find("data-config")
-    while pos >= 0:
-        tag = _tag_around(html, pos)
-        if tag is not None and tag[:4].lower() == "<div":
+    for tag in page.tags_with(html, "data-config"):
+        if tag[:4].lower() == "<div":
             if _POPUP in tag:
                 found.append(("popup", tag))
             elif _INLINE in tag:
                 found.append(("inline", tag))
-        pos = html.find("data-config", pos + 11)
     return found
 
 
@@ -179,22 +173,6 @@ def looks_like_aipkit(html: str) -> bool:
     if _INLINE not in html and _POPUP not in html:
         return False
     return bool(_candidate_tags(html))
-
-
-def _attrs_of(tag: str) -> dict[str, Any]:
-    """The tag's wanted attributes, decoded by BeautifulSoup (quoting, entities)."""
-    from bs4 import BeautifulSoup
-
-    name_end = re.match(r"<\s*[A-Za-z][^\s/>]*", tag)
-    if name_end is None:
-        return {}
-    kept = [
-        f"{name}={value}" if value else name
-        for name, value in _ATTR_RE.findall(tag, name_end.end(), len(tag) - 1)
-        if name.lower() in _WANTED
-    ]
-    element = BeautifulSoup("<div " + " ".join(kept) + ">", "html.parser").find(True)
-    return dict(element.attrs) if element is not None else {}
 
 
 def _int(value: Any) -> int | None:
@@ -211,9 +189,8 @@ def _configs(html: str) -> list[tuple[str, list[str], dict[str, Any]]]:
     """(mode, classes, decoded config) of every bot element, in page order."""
     out: list[tuple[str, list[str], dict[str, Any]]] = []
     for kind, tag in _candidate_tags(html):
-        attrs = _attrs_of(tag)
-        classes = attrs.get("class") or []
-        classes = classes.split() if isinstance(classes, str) else list(classes)
+        attrs = page.attrs_of(tag, _WANTED) or {}
+        classes = page.classes(attrs)
         wanted = _POPUP if kind == "popup" else _INLINE
         raw = attrs.get("data-config")
         if wanted not in classes or not isinstance(raw, str):

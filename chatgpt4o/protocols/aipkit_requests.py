@@ -44,7 +44,7 @@ __all__ = [
     "stream_request",
 ]
 
-_FORM = "application/x-www-form-urlencoded"
+_POST_HEADERS = (("Accept", "application/json, */*;q=0.1"), ("Content-Type", "application/x-www-form-urlencoded"))
 _CONVERSATION_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -131,6 +131,15 @@ def _check_ids(session_id: str, conversation_id: str) -> None:
         raise InvalidRequestError("conversation_id must be a lowercase UUID of 36 characters")
 
 
+def _turn_fields(bot_id: int, session_id: str, conversation_id: str, post_id: int) -> list[tuple[str, str]]:
+    """The fields that place a turn in a conversation, in the script's order; ``post_id`` only when above 0."""
+    _check_ids(session_id, conversation_id)
+    fields = [("bot_id", str(bot_id)), ("session_id", session_id), ("conversation_uuid", conversation_id)]
+    if post_id > 0:
+        fields.append(("post_id", str(post_id)))
+    return fields
+
+
 def cache_request(
     ajax_url: str, nonce: str, bot_id: int, message: str, *, client_msg_id: str | None = None
 ) -> Request:
@@ -157,7 +166,7 @@ def cache_request(
             ("message", message),
             ("user_client_message_id", client_msg_id or client_message_id(bot_id)),
         ),
-        headers=(("Accept", "application/json, */*;q=0.1"), ("Content-Type", _FORM)),
+        headers=_POST_HEADERS,
     )
 
 
@@ -180,21 +189,17 @@ def stream_request(
         InvalidRequestError: a malformed ``session_id`` or ``conversation_id``.
     """
     _check_bot(bot_id)
-    _check_ids(session_id, conversation_id)
-    params = [
+    params = (
         ("action", STREAM_ACTION),
         ("cache_key", cache_key),
-        ("bot_id", str(bot_id)),
-        ("session_id", session_id),
-        ("conversation_uuid", conversation_id),
-    ]
-    if post_id > 0:
-        params.append(("post_id", str(post_id)))
-    params += [("_ts", str(_ms() if now_ms is None else now_ms)), ("_ajax_nonce", nonce)]
+        *_turn_fields(bot_id, session_id, conversation_id, post_id),
+        ("_ts", str(_ms() if now_ms is None else now_ms)),
+        ("_ajax_nonce", nonce),
+    )
     return Request(
         "GET",
         ajax_url,
-        params=tuple(params),
+        params=params,
         headers=(("Accept", "text/event-stream"), ("Cache-Control", "no-cache")),
         stream=True,
     )
@@ -207,7 +212,7 @@ def nonce_refresh_request(ajax_url: str, bot_id: int) -> Request:
         "POST",
         ajax_url,
         data=(("action", NONCE_ACTION), ("bot_id", str(bot_id))),
-        headers=(("Accept", "application/json, */*;q=0.1"), ("Content-Type", _FORM)),
+        headers=_POST_HEADERS,
     )
 
 
@@ -232,21 +237,13 @@ def non_stream_request(
         raise InvalidRequestError(f"plugin era {era.name} has no one-piece chat action; stream instead")
     _check_bot(bot_id)
     _check_message(message)
-    _check_ids(session_id, conversation_id)
-    data = [
+    data = (
         ("action", NON_STREAM_ACTION),
         ("_ajax_nonce", nonce),
-        ("bot_id", str(bot_id)),
-        ("session_id", session_id),
-        ("conversation_uuid", conversation_id),
-    ]
-    if post_id > 0:
-        data.append(("post_id", str(post_id)))
-    data.append(("message", message))
-    return Request(
-        "POST", ajax_url, data=tuple(data),
-        headers=(("Accept", "application/json, */*;q=0.1"), ("Content-Type", _FORM)),
+        *_turn_fields(bot_id, session_id, conversation_id, post_id),
+        ("message", message),
     )
+    return Request("POST", ajax_url, data=data, headers=_POST_HEADERS)
 
 
 def cache_busting_url(page_url: str, *, now_ms: int | None = None) -> str:

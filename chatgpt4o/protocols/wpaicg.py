@@ -21,6 +21,7 @@ import secrets
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -88,7 +89,7 @@ class ChatTokens(Site):
             return f"custom_bot_{self.bot_id}"
         return self.chat_type
 
-    @property
+    @cached_property  # read on every turn; the version does not change
     def sanitizes_messages(self) -> bool:
         """Whether the site runs ``sanitize_text_field`` on messages (plugin < 1.8.96).
 
