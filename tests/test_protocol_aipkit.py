@@ -19,7 +19,6 @@ from chatgpt4o.protocols.aipkit import (
     iter_stream_deltas,
     parse_aipkit_page,
     read_cache_answer,
-    read_non_stream_answer,
     read_nonce_answer,
     stream_request,
 )
@@ -439,17 +438,6 @@ def test_nonce_refresh_request() -> None:
     _no_origin(request)
 
 
-def test_non_stream_request_by_era() -> None:
-    request = aipkit.non_stream_request(AJAX, "n", 5, "hi", session_id=SESSION, conversation_id=CONVERSATION,
-                                        post_id=3, era=aipkit.era_for_version("2.4.0"))
-    assert [name for name, _ in request.data] == [
-        "action", "_ajax_nonce", "bot_id", "session_id", "conversation_uuid", "post_id", "message"]
-    assert dict(request.data)["action"] == "aipkit_frontend_chat_message"
-    with pytest.raises(e.InvalidRequestError, match="2.4.1"):
-        aipkit.non_stream_request(AJAX, "n", 5, "hi", session_id=SESSION, conversation_id=CONVERSATION,
-                                  era=aipkit.era_for_version("2.4.71"))
-
-
 def test_new_ids() -> None:
     sessions = {aipkit.new_session_id() for _ in range(50)}
     conversations = {aipkit.new_conversation_id() for _ in range(50)}
@@ -542,33 +530,6 @@ def test_nonce_answer() -> None:
     with pytest.raises(e.MalformedResponseError) as info:
         read_nonce_answer(200, JSON, b'{"success":true,"data":{"nonce":"bad nonce<script>"}}')
     assert "bad nonce" not in str(info.value) and not info.value.excerpt
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "error"),
-    [
-        pytest.param(403, _err("Security check failed. Please refresh the page and try again."),
-                     e.NonceExpiredError, id="nonce"),
-        pytest.param(429, _err("You have reached your token limit for this period."), e.TokenLimitError, id="quota"),
-        pytest.param(429, _err("Custom limit text"), e.TokenLimitError, id="custom-quota"),
-        pytest.param(400, _err("Invalid chatbot specified."), e.BotNotFoundError, id="bot"),
-        pytest.param(403, _err("Access from your IP address has been blocked."), e.IPBannedError, id="ip"),
-        pytest.param(400, _err("Sorry, your message could not be sent as it contains prohibited words."),
-                     e.MessageFlaggedError, id="words"),
-        pytest.param(401, _err("Incorrect API key provided: sk-xx."), e.UpstreamError, id="provider"),
-        pytest.param(500, b"<html><body>There has been a critical error on this website.</body></html>",
-                     e.ServerError, id="critical-error"),
-        pytest.param(400, b"0", e.EndpointGoneError, id="gone-in-2.4.1"),
-    ],
-)
-def test_non_stream_answer_errors(status: int, body: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error):
-        read_non_stream_answer(status, JSON, body, bot_id=3, bot_ids=(1, 2))
-
-
-def test_non_stream_answer() -> None:
-    body = b'{"success":true,"data":{"reply":"Hi \\u00e9","message_id":"aipkit-msg-1.2"}}'
-    assert read_non_stream_answer(200, JSON, body) == "Hi é"
 
 
 @pytest.mark.parametrize(

@@ -37,14 +37,12 @@ from ..exceptions import EndpointGoneError
 from ..messages import format_prompt
 from .aipkit_answers import (
     CACHE_ACTION,
-    NON_STREAM_ACTION,
     NONCE_ACTION,
     STREAM_ACTION,
     _envelope,
     _error_of,
     check_stream_answer,
     read_cache_answer,
-    read_non_stream_answer,
     read_nonce_answer,
 )
 from .aipkit_events import (
@@ -71,7 +69,6 @@ from .aipkit_requests import (
     client_message_id,
     new_conversation_id,
     new_session_id,
-    non_stream_request,
     nonce_refresh_request,
     stream_request,
 )
@@ -79,12 +76,12 @@ from .base import Answer, Turn
 from .base import Request as SeamRequest
 
 __all__ = [
-    "CACHE_ACTION", "ERAS", "MESSAGE_SEPARATOR", "NONCE_ACTION", "NON_STREAM_ACTION", "STREAM_ACTION",
+    "CACHE_ACTION", "ERAS", "MESSAGE_SEPARATOR", "NONCE_ACTION", "STREAM_ACTION",
     "AipkitSite", "BotInfo", "CacheMissError", "Era", "Reading", "Request", "TurnEvents",
     "cache_busting_url", "cache_request", "check_status", "check_stream_answer", "client_message_id",
     "era_for_version", "iter_deltas", "iter_stream_deltas", "iter_text", "looks_like_aipkit",
-    "new_conversation_id", "new_session_id", "non_stream_request", "nonce_refresh_request",
-    "parse_aipkit_page", "read_cache_answer", "read_non_stream_answer", "read_nonce_answer", "read_page",
+    "new_conversation_id", "new_session_id", "nonce_refresh_request",
+    "parse_aipkit_page", "read_cache_answer", "read_nonce_answer", "read_page",
     "read_reply", "refetch_url", "refresh", "refreshed", "site_error", "stream_request", "turn",
 ]
 

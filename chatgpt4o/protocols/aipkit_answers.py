@@ -29,18 +29,15 @@ from .aipkit_events import ORIGIN_HINT, SITE_BROKEN, site_error
 __all__ = [
     "CACHE_ACTION",
     "NONCE_ACTION",
-    "NON_STREAM_ACTION",
     "STREAM_ACTION",
     "check_stream_answer",
     "read_cache_answer",
-    "read_non_stream_answer",
     "read_nonce_answer",
 ]
 
 CACHE_ACTION = "aipkit_cache_sse_message"
 STREAM_ACTION = "aipkit_frontend_chat_stream"
 NONCE_ACTION = "aipkit_get_frontend_chat_nonce"
-NON_STREAM_ACTION = "aipkit_frontend_chat_message"
 
 Redact = Callable[[str], str]
 _NONCE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -165,31 +162,6 @@ def read_nonce_answer(status: int, headers: Mapping[str, str], body: bytes, *, r
         # No excerpt: the body would hold the (new) nonce, which redact does not know yet.
         raise MalformedResponseError("the nonce refresh answer has no usable nonce")
     return nonce
-
-
-def read_non_stream_answer(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    bot_id: int | None = None,
-    bot_ids: Iterable[int] = (),
-    redact: Redact = _same,
-) -> str:
-    """The reply from the answer to :func:`non_stream_request` (2.3 to 2.4.0), or its typed error."""
-    if status == 400 and body.strip() == b"0":
-        raise _gone(NON_STREAM_ACTION)
-    envelope = _envelope(body, redact)
-    if envelope is None:
-        check_status(status, headers, body, redact)
-        raise MalformedResponseError("the answer is not the site's JSON", excerpt=_excerpt(body, redact))
-    if envelope.get("success") is not True:
-        raise _error_of(status, headers, envelope, redact, bot_id, bot_ids)
-    data = envelope.get("data")
-    reply = data.get("reply") if isinstance(data, Mapping) else None
-    if not isinstance(reply, str):
-        raise MalformedResponseError("the answer has no reply text", excerpt=_excerpt(body, redact))
-    return reply
 
 
 def check_stream_answer(status: int, headers: Mapping[str, str], head: bytes, *, redact: Redact = _same) -> None:

@@ -12,8 +12,8 @@ a ``session_id`` (:func:`new_session_id`, one per client) and a
 ``conversation_uuid`` (:func:`new_conversation_id`, one per conversation).
 One nonce serves every bot of a site; :func:`nonce_refresh_request` renews it
 (plugin 2.3.41+; older sites answer 400 ``0`` and the page must be read again,
-see :func:`cache_busting_url`). 2.3 to 2.4.0 also answer in one piece
-(:func:`non_stream_request`, :func:`read_non_stream_answer`).
+see :func:`cache_busting_url`). 2.3 to 2.4.0 also have a one-piece action; the
+client streams on every 2.x site instead (only a stream has an end marker).
 
 No request carries an ``Origin`` header: the plugin refuses cross-origin
 ones, and a missing one counts as same-origin (§6.2).
@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..exceptions import InvalidMessagesError, InvalidRequestError, MessageTypeError
-from .aipkit_answers import CACHE_ACTION, NON_STREAM_ACTION, NONCE_ACTION, STREAM_ACTION
-from .aipkit_page import Era
+from .aipkit_answers import CACHE_ACTION, NONCE_ACTION, STREAM_ACTION
 
 __all__ = [
     "Request",
@@ -39,7 +38,6 @@ __all__ = [
     "client_message_id",
     "new_conversation_id",
     "new_session_id",
-    "non_stream_request",
     "nonce_refresh_request",
     "stream_request",
 ]
@@ -214,36 +212,6 @@ def nonce_refresh_request(ajax_url: str, bot_id: int) -> Request:
         data=(("action", NONCE_ACTION), ("bot_id", str(bot_id))),
         headers=_POST_HEADERS,
     )
-
-
-def non_stream_request(
-    ajax_url: str,
-    nonce: str,
-    bot_id: int,
-    message: str,
-    *,
-    session_id: str,
-    conversation_id: str,
-    post_id: int = 0,
-    era: Era | None = None,
-) -> Request:
-    """The one-piece turn of plugin 2.3 to 2.4.0 (``aipkit_frontend_chat_message``).
-
-    Raises:
-        InvalidRequestError: ``era`` is given and has no such action (2.4.1+),
-            or the ids are malformed; the message checks of :func:`cache_request`.
-    """
-    if era is not None and not era.non_stream:
-        raise InvalidRequestError(f"plugin era {era.name} has no one-piece chat action; stream instead")
-    _check_bot(bot_id)
-    _check_message(message)
-    data = (
-        ("action", NON_STREAM_ACTION),
-        ("_ajax_nonce", nonce),
-        *_turn_fields(bot_id, session_id, conversation_id, post_id),
-        ("message", message),
-    )
-    return Request("POST", ajax_url, data=data, headers=_POST_HEADERS)
 
 
 def cache_busting_url(page_url: str, *, now_ms: int | None = None) -> str:
