@@ -240,7 +240,7 @@ def test_a_partial_answer_ends_its_line_before_the_interrupt_message(wpaicg_emul
     emu = wpaicg_emulator_factory(stream=True, latency=20, reply="one two three four five six seven eight nine ten")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATGPT4O_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chatgpt4o", "--base-url", emu.base_url, "hi"], stdin=subprocess.DEVNULL,
+        chatgpt4o_command("--base-url", emu.base_url, "hi"), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
