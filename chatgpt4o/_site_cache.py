@@ -69,12 +69,16 @@ class SiteCache:
             self._tokens_lock.release()
 
     def _refresh_tokens(self, stale: Site, session: requests.Session, deadline: Deadline) -> None:
-        # Only the first caller holding the stale site refreshes it; callers
+        # Only the first caller holding the stale nonce refreshes it; callers
         # that hit the same stale nonce later find a fresh one already there.
+        # By value: a refresh that brought back the same nonce (it was still
+        # good, the refusal came from elsewhere) leaves it as stale as before
+        # once the site rotates, and the next caller must refresh again.
         generation = protocols.for_name(stale.protocol)
         request = generation.refresh(stale)
         with self._tokens_lock:
-            if self._tokens is not stale:
+            current = self._tokens
+            if current is not None and current is not stale and current.nonce != stale.nonce:
                 return
             if request is not None:
                 try:
