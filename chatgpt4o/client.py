@@ -36,9 +36,8 @@ from .exceptions import (
 )
 from .messages import Messages
 from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS
-from .protocols.aipkit_requests import new_session_id
+from .protocols._ids import new_client_id, new_session_id
 from .protocols.base import Generation, Request, Site
-from .protocols.wpaicg import new_client_id
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)

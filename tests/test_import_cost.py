@@ -1,0 +1,71 @@
+"""What ``from chatgpt4o import Client`` loads: the generations' modules and the heavy standard
+modules wait for first use (run in a fresh interpreter), and the ids made without ``uuid`` keep
+their format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+from chatgpt4o import Client
+from chatgpt4o.emulator import Emulator
+
+# Loaded only once a page arrives (or a turn needs them), never by the import or by Client().
+LAZY = (
+    "chatgpt4o.protocols.aipkit",
+    "chatgpt4o.protocols.aipkit_page",
+    "chatgpt4o.protocols.aipkit_requests",
+    "chatgpt4o.protocols.aipkit_answers",
+    "chatgpt4o.protocols.aipkit_events",
+    "chatgpt4o.protocols.wpaicg",
+    "asyncio",
+    "uuid",
+    "bs4",
+    "tenacity",
+)
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_importing_and_building_a_client_leaves_the_generations_and_asyncio_unloaded() -> None:
+    loaded = _loaded_after(
+        "from chatgpt4o import Client\n"
+        "Client('http://127.0.0.1:9/', protocol='aipkit', bot_id=3).close()\n"
+        "Client('http://127.0.0.1:9/').close()"
+    )
+    assert "chatgpt4o.client" in loaded  # the probe did import the client
+    assert [name for name in LAZY if name in loaded] == []
+
+
+def test_the_generation_is_loaded_when_its_page_arrives() -> None:
+    with Emulator(era="2.4.71") as emu:
+        loaded = _loaded_after(
+            "from chatgpt4o import Client\n"
+            f"with Client({emu.base_url!r}, timeout=20) as c:\n"
+            "    print(c.ask('Hello'))"
+        )
+    assert "chatgpt4o.protocols.aipkit" in loaded
+    assert "chatgpt4o.protocols.aipkit_page" in loaded
+
+
+def _is_uuid4(text: str) -> bool:
+    parsed = uuid.UUID(text)
+    return len(text) == 36 and str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_session_and_conversation_ids_are_lowercase_uuid4_and_fresh() -> None:
+    clients = [Client("http://127.0.0.1:9/") for _ in range(50)]
+    session_ids = [c.session_id for c in clients]
+    conversation_ids = [c.chat().conversation_id for c in clients]
+    for c in clients:
+        c.close()
+    assert all(_is_uuid4(value) for value in session_ids + conversation_ids)
+    assert len(set(session_ids + conversation_ids)) == 100
