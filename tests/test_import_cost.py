@@ -20,6 +20,8 @@ LAZY = (
     "chatgpt4o.protocols.aipkit_answers",
     "chatgpt4o.protocols.aipkit_events",
     "chatgpt4o.protocols.wpaicg",
+    "chatgpt4o.conversation",
+    "chatgpt4o._impersonate",
     "asyncio",
     "uuid",
     "bs4",
@@ -27,12 +29,18 @@ LAZY = (
 )
 
 
-def _loaded_after(code: str) -> list[str]:
+def _run(code: str) -> tuple[list[str], list[str]]:
+    """What ``code`` printed, and the modules loaded after it, in a fresh interpreter."""
     probe = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
-    return loaded
+    *printed, last = done.stdout.strip().splitlines()
+    loaded: list[str] = json.loads(last)
+    return printed, loaded
+
+
+def _loaded_after(code: str) -> list[str]:
+    return _run(code)[1]
 
 
 def test_importing_and_building_a_client_leaves_the_generations_and_asyncio_unloaded() -> None:
@@ -54,6 +62,17 @@ def test_the_generation_is_loaded_when_its_page_arrives() -> None:
         )
     assert "chatgpt4o.protocols.aipkit" in loaded
     assert "chatgpt4o.protocols.aipkit_page" in loaded
+
+
+def test_chat_loads_conversations_on_first_use() -> None:
+    printed, loaded = _run(
+        "from chatgpt4o import Client\n"
+        "with Client('http://127.0.0.1:9/') as c:\n"
+        "    chat = c.chat(system='Be brief.')\n"
+        "    print(type(chat).__module__, type(chat).__name__, chat.system)"
+    )
+    assert printed == ["chatgpt4o.conversation Conversation Be brief."]
+    assert "chatgpt4o.conversation" in loaded
 
 
 def _is_uuid4(text: str) -> bool:
