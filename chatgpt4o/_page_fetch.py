@@ -21,7 +21,6 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from . import _config
-from ._answer import challenge
 from ._transport import ERROR_BODY_BYTES, read_capped
 from .exceptions import PageError
 from .protocols.base import Redact
@@ -119,6 +118,8 @@ def fetch_page(
                 url = target
                 continue
             if response.status_code != 200:
+                from ._answer import challenge  # loaded with the page readers
+
                 body = read_capped(response, ERROR_BODY_BYTES, truncate=True)
                 status = response.status_code
                 # Challenges, 408/429 and 5xx keep their own (retried) errors; any other

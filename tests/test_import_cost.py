@@ -22,6 +22,8 @@ LAZY = (
     "chatgpt4o.protocols.wpaicg",
     "chatgpt4o.conversation",
     "chatgpt4o._impersonate",
+    "chatgpt4o.page",
+    "chatgpt4o._answer",
     "asyncio",
     "uuid",
     "bs4",

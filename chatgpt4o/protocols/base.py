@@ -55,8 +55,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
-from ..page import plugin_era
-
 __all__ = ["Answer", "BotInfo", "Generation", "Redact", "Request", "Site", "Turn"]
 
 Redact = Callable[[str], str]
@@ -80,6 +78,10 @@ class Site:
     @property
     def era_name(self) -> str:
         """The plugin's protocol era, as a short name (1.x: :func:`chatgpt4o.page.plugin_era`)."""
+        from ..page import (
+            plugin_era,  # loaded with the page readers; not needed to start a client
+        )
+
         return plugin_era(self.plugin_version)
 
 
