@@ -24,6 +24,8 @@ LAZY = (
     "chatgpt4o._impersonate",
     "chatgpt4o.page",
     "chatgpt4o._answer",
+    "chatgpt4o._batch_run",
+    "concurrent.futures",
     "asyncio",
     "uuid",
     "bs4",

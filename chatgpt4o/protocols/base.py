@@ -78,9 +78,8 @@ class Site:
     @property
     def era_name(self) -> str:
         """The plugin's protocol era, as a short name (1.x: :func:`chatgpt4o.page.plugin_era`)."""
-        from ..page import (
-            plugin_era,  # loaded with the page readers; not needed to start a client
-        )
+        # Loaded with the page readers; not needed to start a client.
+        from ..page import plugin_era
 
         return plugin_era(self.plugin_version)
 
