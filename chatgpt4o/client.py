@@ -25,7 +25,6 @@ from ._batch import Batching
 from ._http import CookiesArg, Transport
 from ._pool import WorkerPool
 from ._results import BotInfo, ChatSession, SiteInfo
-from ._retry import call_with_retries
 from ._site_cache import SiteCache
 from ._streaming import AsyncTextStream, Streaming, TextStream
 from ._transport import Deadline
@@ -281,6 +280,9 @@ class Client(Streaming, SiteCache, Batching):
                 log.debug("nonce rejected; refreshing it")
                 self._refresh_tokens(tokens, chosen, deadline)
                 raise
+
+        # With the first ask (it loads tenacity then).
+        from ._retry import call_with_retries
 
         return call_with_retries(
             lambda: self._http.guarded(deadline, step), max_retries=self._settings.max_retries,

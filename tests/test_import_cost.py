@@ -25,6 +25,8 @@ LAZY = (
     "chatgpt4o.page",
     "chatgpt4o._answer",
     "chatgpt4o._batch_run",
+    "chatgpt4o._retry",
+    "chatgpt4o.sse",
     "concurrent.futures",
     "asyncio",
     "uuid",
