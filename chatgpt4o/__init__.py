@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 
 # Imported on first use: these pull in requests, BeautifulSoup and tenacity.
 _WHERE: dict[str, str] = {
-    # Through conversation, which registers itself with Client.chat() on import.
-    "Client": "conversation",
+    "Client": "client",
     "SiteInfo": "client",
     "BotInfo": "client",
     "Conversation": "conversation",
@@ -61,8 +60,17 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'chatgpt4o' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if name == "Client" and value._conversation_factory is None:
+        # Client.chat() loads chatgpt4o.conversation on first use (it registers itself then).
+        value._conversation_factory = _new_conversation
     globals()[name] = value
     return value
+
+
+def _new_conversation(client: Client, *, system: str | None = None) -> Conversation:
+    from .conversation import Conversation
+
+    return Conversation(client, system=system)
 
 
 def __dir__() -> list[str]:

@@ -24,7 +24,6 @@ from requests.cookies import extract_cookies_to_jar, get_cookie_header
 from requests.structures import CaseInsensitiveDict
 
 from . import _config
-from ._impersonate import browser_headers, impersonating_adapter
 from ._page_fetch import Check, fetch_page
 from ._transport import ERROR_BODY_BYTES, Deadline, PooledAdapter, iter_raw, read_capped
 from .exceptions import (
@@ -71,12 +70,15 @@ class Transport:
         self._cookies = cookies
         self._redact = redact
         self._impersonate = impersonate
-        # A browser's TLS fingerprint needs curl's stack (the [browser] extra); the pooled
-        # urllib3 adapter otherwise.
-        self.adapter: requests.adapters.BaseAdapter = (
-            PooledAdapter(settings.max_concurrency) if impersonate is None
-            else impersonating_adapter(impersonate, pool_maxsize=settings.max_concurrency)
-        )
+        # A browser's TLS fingerprint needs curl's stack (the [browser] extra, loaded only
+        # then); the pooled urllib3 adapter otherwise.
+        self.adapter: requests.adapters.BaseAdapter
+        if impersonate is None:
+            self.adapter = PooledAdapter(settings.max_concurrency)
+        else:
+            from ._impersonate import impersonating_adapter
+
+            self.adapter = impersonating_adapter(impersonate, pool_maxsize=settings.max_concurrency)
         self._own_sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
         self._url_cache: dict[str, str] = {}
         #: Secrets of proxies found in the environment (the client redacts them).
@@ -107,6 +109,8 @@ class Transport:
             session.headers["User-Agent"] = _config.USER_AGENT
             session.headers["Accept-Language"] = "en-US,en;q=0.9"
         if self._impersonate is not None:
+            from ._impersonate import browser_headers
+
             session.headers.update(browser_headers(self._impersonate))
         session.headers.update(self._headers)
         if base is None:

@@ -21,7 +21,6 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from . import _config
-from ._answer import challenge
 from ._transport import ERROR_BODY_BYTES, read_capped
 from .exceptions import PageError
 from .protocols.base import Redact
@@ -70,15 +69,25 @@ def _charset(content_type: str) -> str:
     return "utf-8"
 
 
-def _warm_page_parser() -> None:
-    """Import BeautifulSoup in the background while the first page is on its way.
+# BeautifulSoup, then the generations' modules (imported on first use so a client starts fast).
+_PAGE_READERS = ("bs4", "chatgpt4o.protocols.wpaicg", "chatgpt4o.protocols.aipkit")
 
-    The import costs about 90 ms of CPU, the page fetch mostly waits on the
-    network: overlapping them takes the import off the first ask's latency.
-    Python's import lock makes the parser wait if it needs bs4 sooner.
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        importlib.import_module(name)
+
+
+def _warm_page_parser() -> None:
+    """Import BeautifulSoup and the page readers in the background while the first page is on its way.
+
+    The imports cost about 100 ms of CPU, the page fetch mostly waits on the
+    network: overlapping them takes the imports off the first ask's latency.
+    Python's import locks make the parser wait if it needs a module sooner.
     """
-    if "bs4" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("bs4",), name="chatgpt4o-bs4", daemon=True).start()
+    missing = tuple(name for name in _PAGE_READERS if name not in sys.modules)
+    if missing:
+        threading.Thread(target=_import_all, args=(missing,), name="chatgpt4o-bs4", daemon=True).start()
 
 
 def fetch_page(
@@ -109,6 +118,8 @@ def fetch_page(
                 url = target
                 continue
             if response.status_code != 200:
+                from ._answer import challenge  # loaded with the page readers
+
                 body = read_capped(response, ERROR_BODY_BYTES, truncate=True)
                 status = response.status_code
                 # Challenges, 408/429 and 5xx keep their own (retried) errors; any other

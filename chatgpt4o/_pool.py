@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextvars
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 from .exceptions import Chatgpt4oError
 
@@ -28,6 +29,7 @@ class WorkerPool:
     async def run(self, call: Callable[[], T]) -> T:
         """Run ``call`` in the pool (with the caller's context variables) and await it."""
         import asyncio
+        import contextvars
 
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
@@ -54,6 +56,8 @@ class WorkerPool:
                 if self._closed:
                     raise Chatgpt4oError("this Client is closed")
                 if self._executor is None:
+                    import concurrent.futures  # with the first async call, as the threads
+
                     self._executor = concurrent.futures.ThreadPoolExecutor(
                         max_workers=self._size, thread_name_prefix="chatgpt4o"
                     )

@@ -7,9 +7,7 @@ import os
 from typing import Any, Literal, Protocol
 
 from ._streaming import TextStream
-from .protocols.aipkit_page import AipkitSite, BotInfo
-from .protocols.base import Site
-from .protocols.wpaicg import ChatTokens
+from .protocols.base import BotInfo, Site
 
 __all__ = ["BotInfo", "ChatSession", "SiteInfo"]
 
@@ -47,6 +45,10 @@ class SiteInfo:
     )
 
     def __init__(self, tokens: Site, fetch_seconds: float, *, bot_id: int | None = None) -> None:
+        # Loaded by now (the page was read); imported here so a client starts without them.
+        from .protocols.aipkit_page import AipkitSite
+        from .protocols.wpaicg import ChatTokens
+
         self.protocol = tokens.protocol
         self.page_url = tokens.page_url
         self.ajax_url = tokens.ajax_url

@@ -23,7 +23,6 @@ from . import _config, protocols
 from ._http import Transport
 from ._page_fetch import same_site
 from ._results import SiteInfo
-from ._retry import call_with_retries
 from ._transport import Deadline
 from .exceptions import APITimeoutError, EndpointGoneError
 from .protocols.base import Site
@@ -126,6 +125,9 @@ class SiteCache:
 
         def attempt() -> Site:
             return self._http.guarded(deadline, lambda: self._fetch_tokens(deadline))
+
+        # With the first ask (it loads tenacity then).
+        from ._retry import call_with_retries
 
         tokens = call_with_retries(
             attempt, max_retries=self._settings.max_retries, deadline=deadline.at, sleep=self._sleep,

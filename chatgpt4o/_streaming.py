@@ -33,7 +33,6 @@ from ._pool import WorkerPool
 from ._transport import Deadline, iter_raw, read_capped
 from .messages import Messages, checked_prompt
 from .protocols.base import Generation, Request
-from .sse import is_event_stream
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
@@ -169,6 +168,9 @@ class Streaming:
         def reader(
             generation: Generation, request: Request, response: requests.Response, deadline: Deadline,
         ) -> str | _Opened:
+            # Loaded with the generations by now.
+            from .sse import is_event_stream
+
             if not is_event_stream(response.headers):
                 return self._read_reply(generation, request, response, deadline)
             pieces = generation.iter_text(iter_raw(response), self._redact, request.context)

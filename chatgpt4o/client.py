@@ -25,7 +25,6 @@ from ._batch import Batching
 from ._http import CookiesArg, Transport
 from ._pool import WorkerPool
 from ._results import BotInfo, ChatSession, SiteInfo
-from ._retry import call_with_retries
 from ._site_cache import SiteCache
 from ._streaming import AsyncTextStream, Streaming, TextStream
 from ._transport import Deadline
@@ -36,9 +35,8 @@ from .exceptions import (
 )
 from .messages import Messages
 from .models import DEFAULT_MODEL, MODEL_ALIASES, MODELS
-from .protocols.aipkit_requests import new_session_id
+from .protocols._ids import new_client_id, new_session_id
 from .protocols.base import Generation, Request, Site
-from .protocols.wpaicg import new_client_id
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # noqa: UP035 (typing.Self needs 3.11)
@@ -282,6 +280,9 @@ class Client(Streaming, SiteCache, Batching):
                 log.debug("nonce rejected; refreshing it")
                 self._refresh_tokens(tokens, chosen, deadline)
                 raise
+
+        # With the first ask (it loads tenacity then).
+        from ._retry import call_with_retries
 
         return call_with_retries(
             lambda: self._http.guarded(deadline, step), max_retries=self._settings.max_retries,

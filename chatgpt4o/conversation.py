@@ -28,8 +28,7 @@ from typing import Any
 from .client import Client, TextStream
 from .exceptions import InvalidMessagesError, MessageTypeError
 from .messages import check_prompt
-from .protocols.aipkit_requests import new_conversation_id
-from .protocols.wpaicg import new_client_id
+from .protocols._ids import new_client_id, new_conversation_id
 
 __all__ = ["Conversation"]
 

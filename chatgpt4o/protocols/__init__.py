@@ -8,22 +8,27 @@ module is the one place that maps a name or a page to one of them.
 
 from __future__ import annotations
 
-from typing import Literal
+import importlib
+from typing import TYPE_CHECKING, Literal
 
 from ..exceptions import InvalidConfigError, MessageTypeError
-from . import aipkit, wpaicg
-from .aipkit_page import looks_like_aipkit
-from .base import Generation
+
+if TYPE_CHECKING:
+    from .base import Generation
 
 __all__ = ["NAMES", "check_bot_id", "check_protocol", "choose", "detect", "for_name"]
 
 Name = Literal["wpaicg", "aipkit"]
 NAMES: tuple[Name, ...] = ("wpaicg", "aipkit")
 
-_MODULES: dict[str, Generation] = {"wpaicg": wpaicg, "aipkit": aipkit}
+# Each generation's module is imported on first use (the page's arrival, or a
+# named protocol's first turn), so a client starts without either.
+_MODULES: dict[str, str] = {"wpaicg": f"{__name__}.wpaicg", "aipkit": f"{__name__}.aipkit"}
 
 # Markers of the 1.x chat markup (protocol.md §1).
 _WPAICG_MARKERS = ("wpaicg-chat-shortcode", "wpaicg-chatbox", "wpaicgParams")
+# The classes of the 2.x bot elements (aipkit_page); a page with neither is not 2.x.
+_AIPKIT_MARKERS = ("aipkit_chat_container", "aipkit_popup_wrapper")
 
 
 def detect(html: str) -> Name | None:
@@ -36,8 +41,11 @@ def detect(html: str) -> Name | None:
     """
     if any(marker in html for marker in _WPAICG_MARKERS):
         return "wpaicg"
-    if looks_like_aipkit(html):
-        return "aipkit"
+    if any(marker in html for marker in _AIPKIT_MARKERS):
+        from .aipkit_page import looks_like_aipkit
+
+        if looks_like_aipkit(html):
+            return "aipkit"
     return None
 
 
@@ -47,11 +55,15 @@ def for_name(name: str) -> Generation:
     Raises:
         InvalidConfigError: an unknown name, or a generation this build lacks.
     """
-    module = _MODULES.get(name)
-    if module is None:
+    _check_name(name)
+    module: Generation = importlib.import_module(_MODULES[name])
+    return module
+
+
+def _check_name(name: str) -> None:
+    if name not in _MODULES:
         known = ", ".join(sorted(_MODULES))
         raise InvalidConfigError(f"protocol must be 'auto' or one of: {known}; not {name!r}")
-    return module
 
 
 def choose(setting: str, html: str) -> Generation:
@@ -76,7 +88,7 @@ def check_protocol(setting: object) -> str:
     if not isinstance(setting, str):
         raise MessageTypeError(f"protocol must be a str, not {type(setting).__name__}")
     if setting != "auto":
-        for_name(setting)
+        _check_name(setting)
     return setting
 
 

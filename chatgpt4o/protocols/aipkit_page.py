@@ -22,12 +22,12 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from .. import page
 from ..exceptions import InvalidConfigError, MessageTypeError, TokensNotFoundError
-from .base import Site
+from .base import BotInfo, Site
 
 __all__ = [
     "ERAS",
@@ -83,17 +83,6 @@ def era_for_version(version: str | tuple[int, ...]) -> Era:
     """The :class:`Era` of a plugin version (``"2.4.71"``); versions before 2.3 get the first."""
     v = (page.version_tuple(version) or ()) if isinstance(version, str) else version
     return next((era for era in reversed(ERAS) if v >= era.first), ERAS[0])
-
-
-@dataclass(frozen=True)
-class BotInfo:
-    """One chat bot found on the page."""
-
-    id: int
-    name: str  # the config's headerName
-    mode: Literal["inline", "popup"]
-    provider: str  # "OpenAI", "Google", "Claude"... ("" when not given)
-    stream_enabled: bool = True  # False only on 2.3-2.4.0 bots that answer in one piece
 
 
 @dataclass(frozen=True, kw_only=True)

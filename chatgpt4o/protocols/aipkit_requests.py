@@ -24,11 +24,11 @@ from __future__ import annotations
 import random
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..exceptions import InvalidMessagesError, InvalidRequestError, MessageTypeError
+from ._ids import new_conversation_id, new_session_id
 from .aipkit_answers import CACHE_ACTION, NONCE_ACTION, STREAM_ACTION
 
 __all__ = [
@@ -79,16 +79,6 @@ class Request:
     def __repr__(self) -> str:
         names = [name for name, _ in self.params] or [name for name, _ in self.data]
         return f"Request({self.method} {self.url} fields={names})"
-
-
-def new_session_id() -> str:
-    """A new guest identity (UUIDv4), as the page's script makes one. Keep it per client."""
-    return str(uuid.uuid4())
-
-
-def new_conversation_id() -> str:
-    """A new conversation id: a lowercase UUIDv4 (36 characters)."""
-    return str(uuid.uuid4())
 
 
 def _ms() -> int:

@@ -53,11 +53,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
-from ..page import plugin_era
-
-__all__ = ["Answer", "Generation", "Redact", "Request", "Site", "Turn"]
+__all__ = ["Answer", "BotInfo", "Generation", "Redact", "Request", "Site", "Turn"]
 
 Redact = Callable[[str], str]
 
@@ -80,7 +78,21 @@ class Site:
     @property
     def era_name(self) -> str:
         """The plugin's protocol era, as a short name (1.x: :func:`chatgpt4o.page.plugin_era`)."""
+        # Loaded with the page readers; not needed to start a client.
+        from ..page import plugin_era
+
         return plugin_era(self.plugin_version)
+
+
+@dataclass(frozen=True)
+class BotInfo:
+    """One chat bot found on a page (2.x: every ``data-config``; 1.x: the page's one)."""
+
+    id: int
+    name: str  # 2.x: the config's headerName
+    mode: Literal["inline", "popup"]
+    provider: str  # "OpenAI", "Google", "Claude"... ("" when not given)
+    stream_enabled: bool = True  # False only on 2.3-2.4.0 bots that answer in one piece
 
 
 @dataclass(frozen=True, slots=True)

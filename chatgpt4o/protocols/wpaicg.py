@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,6 +28,7 @@ from .. import page
 from .._answer import Redact, same
 from .._fidelity import encode_history_text, encode_message
 from ..exceptions import TokensNotFoundError
+from ._ids import new_client_id
 from ._wpaicg_reply import (
     DATA_MISSING,
     check_status,
@@ -55,12 +55,6 @@ _WANTED = frozenset({
     "class", "data-nonce", "data-post-id", "data-url", "data-bot-id", "data-type",
     "data-openai_stream_nav", "data-memory-limit", "data-assistant-enabled",
 })
-_ALNUM = string.ascii_letters + string.digits
-
-
-def new_client_id() -> str:
-    """A fresh ``wpaicg_chat_client_id``: 10 letters and digits, like the page's script."""
-    return "".join(secrets.choice(_ALNUM) for _ in range(10))
 
 
 @dataclass(frozen=True, kw_only=True)
