@@ -25,7 +25,6 @@ def _fixture_dir() -> Path:
     candidates = [
         os.environ.get("CHATGPT4O_FIXTURES", ""),
         str(here / "fixtures" / "wpaicg-1.8.96"),
-        "/work/shared/fixtures/wpaicg-1.8.96",
     ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "homepage.html").is_file():
